@@ -1,0 +1,97 @@
+"""Core benchmarks (issue 2), measured side by side in one run on this (noisy, shared) machine.
+
+    python benchmarks/bench_core.py [--mb 256] [--runs 30]
+
+1. SHA-256 throughput of guard's streamed hashing vs raw hashlib over the same bytes already in
+   memory (the ceiling). Goal: ratio >= 0.9.
+2. Median wall time of `guard check` on a verified, cached file, as a fresh process, next to
+   the bare interpreter start (`python -E -s -c pass`). Goal: <= 30 ms including Python start.
+Runs are interleaved (A, B, A, B, …) so machine noise hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from guard.hashing import digest_file  # noqa: E402
+
+
+def bench_hash(mb: int, rounds: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "blob"
+        data = os.urandom(1 << 20) * mb
+        p.write_bytes(data)
+        digest_file(str(p), limit=1 << 40)  # warm the page cache
+        raw, ours = [], []
+        for _ in range(rounds):
+            # Raw hashlib, twice: over the bytes already in memory, and a plain read loop.
+            t = time.perf_counter()
+            hashlib.sha256(data).hexdigest()
+            raw.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+                    h.update(chunk)
+            h.hexdigest()
+            raw.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            digest_file(str(p), limit=1 << 40)
+            ours.append(time.perf_counter() - t)
+    return min(raw), min(ours)
+
+
+def bench_check(runs: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as d:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+        for k in ("CONFIG", "DATA", "STATE", "CACHE"):
+            env[f"XDG_{k}_HOME"] = os.path.join(d, k.lower())
+        bindir = Path(d) / "bin"
+        bindir.mkdir()
+        tool = bindir / "tool"
+        tool.write_bytes(b"\x7fELF" + os.urandom(1 << 20))
+        tool.chmod(0o755)
+        env["PATH"] = f"{bindir}:/usr/bin:/bin"
+        # -E -s as the hook's -I does, but with the repo as cwd so an uninstalled checkout works.
+        guard = [sys.executable, "-E", "-s", "-m", "guard"]
+        subprocess.run([*guard, "trust", "tool"], env=env, check=True, capture_output=True, cwd=REPO)
+        for _ in range(3):  # warm: verify cache, allowlist index, dpkg index
+            subprocess.run([*guard, "check", "tool"], env=env, check=True, capture_output=True, cwd=REPO)
+        base, ours = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-E", "-s", "-c", "pass"], env=env, check=True)
+            base.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            subprocess.run([*guard, "check", "tool"], env=env, check=True, capture_output=True, cwd=REPO)
+            ours.append(time.perf_counter() - t)
+    return statistics.median(base), statistics.median(ours)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=30)
+    a = ap.parse_args()
+    raw, ours = bench_hash(a.mb, a.rounds)
+    print(f"sha256 {a.mb} MiB: raw hashlib {a.mb / raw:8.0f} MiB/s, guard {a.mb / ours:8.0f} MiB/s,"
+          f" ratio {raw / ours:.3f} (goal >= 0.9)")
+    base, check = bench_check(a.runs)
+    print(f"guard check (cached): median {check * 1000:.1f} ms; bare python start "
+          f"{base * 1000:.1f} ms; guard adds {(check - base) * 1000:.1f} ms (goal <= 30 ms total)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from guard._cli import main
+
+raise SystemExit(main())

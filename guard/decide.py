@@ -1,0 +1,224 @@
+"""The one decision: may this command word run? Every surface calls ``decide``.
+
+Order of questions, cheapest first: resolve like the shell; is the winner pinned (by the path
+as invoked, then by real path) or an intact OS-package file; if so, is every shebang interpreter
+trusted too; if not, is a trusted file of the same name further down PATH (a shadow).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from guard.allowlist import Allowlist, Pin, load_allowlist
+from guard.config import Config, load_config
+from guard.hashing import HashError
+from guard.model import Candidate, Provenance, Reason, Verdict
+from guard.paths import Locations, locations
+from guard.resolve import candidates, interpreter_chain, path_entries, real_path, symlink_hops
+from guard.textsafe import safe
+from guard.verify_cache import VerifyCache
+
+
+class Context:
+    """What a batch of decisions shares: config, allowlist, package DB and caches, loaded once."""
+
+    def __init__(self, loc: Optional[Locations] = None) -> None:
+        self.loc = loc or locations()
+        self.config: Config = load_config(self.loc)
+        self.allowlist: Allowlist = load_allowlist(self.loc)
+        self.cache = VerifyCache(self.loc.verify_cache_file)
+        self._osdb: object = None
+        self._osdb_loaded = False
+
+    @property
+    def osdb(self):  # -> Optional[OsPackageDB]
+        if not self._osdb_loaded:
+            self._osdb_loaded = True
+            from guard.provenance import load_os_db
+
+            self._osdb = load_os_db(self.loc.cache_dir)
+        return self._osdb
+
+    def close(self) -> None:
+        self.cache.save()
+
+
+@dataclass
+class FileTrust:
+    """How far one file is trusted, with the evidence."""
+
+    status: str  # "pinned" | "os-package" | "modified" | "untrusted" | "unreadable"
+    detail: str = ""
+    sha256: Optional[str] = None
+    provenance: Optional[Provenance] = None
+    pin: Optional[Pin] = None
+    watch: list[str] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        return self.status in ("pinned", "os-package")
+
+
+def trust_file(ctx: Context, invoked: str, real: Optional[str]) -> FileTrust:
+    """Judge one file on its own: pins first, then the OS package database."""
+    limit = ctx.config.max_hash_bytes
+    pin = ctx.allowlist.by_path(invoked)
+    if real is None:
+        why = "pinned file is gone" if pin else "cannot be resolved"
+        return FileTrust("modified" if pin else "unreadable", why, pin=pin)
+    owner = None
+    osdb = ctx.osdb
+    if osdb is not None:
+        owner = osdb.owner(real)
+    want_md5 = owner is not None and owner.algo == "md5" and owner.digest is not None
+    try:
+        d = ctx.cache.digests(real, want_md5=want_md5, limit=limit)
+    except HashError as e:
+        return FileTrust("unreadable", str(e), pin=pin)
+    prov: Optional[Provenance] = None
+    os_ok: Optional[bool] = None
+    if owner is not None:
+        from guard.provenance import to_provenance
+
+        if owner.digest is not None:
+            mine = d.md5 if owner.algo == "md5" else d.sha256
+            os_ok = mine == owner.digest
+        prov = to_provenance(owner, os_ok)
+    if pin is not None:
+        if pin.real != real:
+            return FileTrust(
+                "modified",
+                f"pinned as {safe(pin.real)} but now resolves to {safe(real)}",
+                d.sha256, prov, pin,
+            )
+        if pin.sha256 != d.sha256:
+            return FileTrust("modified", "content differs from its pin", d.sha256, prov, pin)
+        return FileTrust("pinned", "matches its pin", d.sha256, prov, pin)
+    by_real = ctx.allowlist.by_real(real)
+    for p in by_real:
+        if p.sha256 == d.sha256:
+            return FileTrust("pinned", f"matches the pin of {safe(p.path)}", d.sha256, prov, p)
+    if by_real:
+        return FileTrust("modified", "content differs from its pin", d.sha256, prov, by_real[0])
+    if owner is not None and ctx.config.trust_os_packages:
+        if os_ok:
+            return FileTrust("os-package", f"intact file of {prov.short()}", d.sha256, prov)
+        if os_ok is False:
+            return FileTrust(
+                "modified",
+                f"differs from the {owner.algo} that package {owner.package} recorded",
+                d.sha256, prov,
+            )
+    return FileTrust("untrusted", "not pinned and not from an OS package", d.sha256, prov)
+
+
+def _watch_for(word: str, winner: Candidate, path_env: str, cwd: str, loc: Locations) -> list[str]:
+    """Everything whose change could change this verdict (the hook compares these to a stamp)."""
+    w: list[str] = []
+    if "/" not in word:
+        wdir = os.path.dirname(winner.invoked)
+        for entry in path_entries(path_env):
+            d = entry if entry.startswith("/") else os.path.join(cwd, entry)
+            w.append(d)
+            if d == wdir:
+                break
+    w.append(winner.invoked)
+    for hop in symlink_hops(winner.invoked):
+        w.extend((hop, os.path.dirname(hop)))
+    if winner.real:
+        w.append(winner.real)
+    w.append(str(loc.config_dir))
+    return w
+
+
+def decide(
+    word: str,
+    path_env: Optional[str] = None,
+    cwd: Optional[str] = None,
+    *,
+    hashed: Optional[str] = None,
+    ctx: Optional[Context] = None,
+) -> Verdict:
+    """Decide whether running ``word`` is allowed. ``hashed`` is the path the shell's own
+    command table maps ``word`` to, when it has an entry (bash ``hash -p``, zsh ``hash x=``)."""
+    own_ctx = ctx is None
+    ctx = ctx or Context()
+    try:
+        return _decide(word, path_env, cwd, hashed, ctx)
+    finally:
+        if own_ctx:
+            ctx.close()
+
+
+def _decide(
+    word: str, path_env: Optional[str], cwd: Optional[str], hashed: Optional[str], ctx: Context
+) -> Verdict:
+    path_env = os.environ.get("PATH", "") if path_env is None else path_env
+    cwd = cwd or os.getcwd()
+    cands = candidates(word, path_env, cwd)
+    if hashed:
+        hc = candidates(hashed if "/" in hashed else "./" + hashed, path_env, cwd)
+        if hc and hc[0].error is None:
+            cands = [hc[0]] + [c for c in cands if c.invoked != hc[0].invoked]
+    name = safe(word)
+    if not cands:
+        return Verdict(word, Reason.NOT_FOUND, message=f"{name}: not found")
+    win = cands[0]
+    head = f"{name} → {safe(win.invoked)}"
+    watch = _watch_for(word, win, path_env, cwd, ctx.loc)
+    if win.error is not None:
+        reason = Reason.NOT_FOUND if "/" in word and win.real is None else Reason.UNREADABLE
+        return Verdict(
+            word, reason, win.invoked, win.real, message=f"{head} ({reason.value}): {win.error}",
+            watch=watch,
+        )
+    t = trust_file(ctx, win.invoked, win.real)
+    v = Verdict(word, Reason.UNTRUSTED, win.invoked, win.real, provenance=t.provenance,
+                sha256=t.sha256, watch=watch)
+    if t.trusted:
+        for link in interpreter_chain(win.real or win.invoked, path_env, cwd):
+            watch.extend(link.searched_dirs)
+            watch.append(link.invoked)
+            if link.real is None:
+                continue  # exec fails with ENOENT: nothing runs; planting one changes a watched dir
+            watch.append(link.real)
+            v.interpreters.append(link.real)
+            it = trust_file(ctx, link.invoked, link.real)
+            if not it.trusted:
+                v.reason = Reason.INTERPRETER
+                v.culprit = link.invoked
+                via = " (found by env on PATH)" if link.via_env else ""
+                v.message = (
+                    f"{head} (interpreter): its interpreter {safe(link.invoked)}{via} is "
+                    f"{it.status}: {it.detail}"
+                )
+                return v
+        v.reason = Reason.PINNED if t.status == "pinned" else Reason.OS_PACKAGE
+        v.message = f"{head} ({v.reason.value}): {t.detail}"
+        return v
+    prov = f" [{t.provenance.short()}]" if t.provenance else ""
+    if t.status == "modified":
+        v.reason = Reason.MODIFIED
+        v.culprit = win.invoked
+        v.message = f"{head} (modified){prov}: {t.detail}"
+        return v
+    if t.status == "unreadable":
+        v.reason = Reason.UNREADABLE
+        v.message = f"{head} (unreadable): {t.detail}"
+        return v
+    for c in cands[1:]:
+        if c.error is None and trust_file(ctx, c.invoked, c.real).trusted:
+            v.reason = Reason.SHADOWING
+            v.shadowed = c.invoked
+            v.message = (
+                f"{head} (shadowing){prov}: untrusted file shadows trusted {safe(c.invoked)}"
+            )
+            return v
+    v.message = f"{head} (untrusted){prov}: {t.detail}"
+    return v
+
+
+def real_of(path: str) -> Optional[str]:
+    return real_path(path)[0]

@@ -1,0 +1,210 @@
+"""Resolve a command word the way a POSIX shell does, and a file's shebang interpreter chain.
+
+Shadow analysis needs every candidate, not only the winner, so ``candidates()`` walks the whole
+PATH. Nothing here opens a file that is not a regular file (a FIFO would hang the open).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Optional
+
+from guard.model import Candidate
+
+# Linux reads at most this many bytes of a "#!" line (BINPRM_BUF_SIZE since 5.1).
+SHEBANG_MAX = 256
+# Linux follows at most this many nested interpreters before ELOOP.
+MAX_INTERPRETER_DEPTH = 4
+_ENV_NAMES = ("env",)
+
+
+def path_entries(path_env: str) -> list[str]:
+    """PATH split as the shell splits it: an empty entry means the current directory."""
+    return [e if e else "." for e in path_env.split(":")]
+
+
+def _absolute(path: str, cwd: str) -> str:
+    return path if path.startswith("/") else os.path.join(cwd, path)
+
+
+def _is_runnable(path: str) -> bool:
+    """What the shell's PATH search accepts: exists (through symlinks), not a directory, and
+    executable by us. A FIFO with an x bit qualifies for the shell, so it does here."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        return False
+    return os.access(path, os.X_OK)
+
+
+def real_path(path: str) -> tuple[Optional[str], Optional[str]]:
+    """Follow symlinks; return (real path, None) or (None, why)."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return None, "symlink loop"
+        if e.errno == errno.ENOENT:
+            return None, "dangling symlink" if os.path.islink(path) else "no such file"
+        return None, e.strerror or "cannot stat"
+    return os.path.realpath(path), None
+
+
+def symlink_hops(path: str, limit: int = 40) -> list[str]:
+    """The links walked from ``path`` to the real file, in order (the link paths themselves)."""
+    hops: list[str] = []
+    cur = path
+    for _ in range(limit):
+        if not os.path.islink(cur):
+            break
+        hops.append(cur)
+        target = os.readlink(cur)
+        cur = target if target.startswith("/") else os.path.join(os.path.dirname(cur), target)
+    return hops
+
+
+def candidates(word: str, path_env: str, cwd: str) -> list[Candidate]:
+    """Every file ``word`` could run, in the order the shell would try them."""
+    if "/" in word:
+        p = _absolute(word, cwd)
+        if not os.path.lexists(p):
+            return []
+        real, err = real_path(p)
+        if real is not None and not _is_runnable(p):
+            err = "not executable" if not os.path.isdir(p) else "is a directory"
+        return [Candidate(invoked=p, real=real, error=err)]
+    if not word or word in (".", ".."):
+        return []
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for entry in path_entries(path_env):
+        p = os.path.join(_absolute(entry, cwd), word)
+        if p in seen:
+            continue
+        seen.add(p)
+        if _is_runnable(p):
+            real, err = real_path(p)
+            out.append(Candidate(invoked=p, real=real, error=err))
+    return out
+
+
+@dataclass
+class Shebang:
+    interpreter: str  # as written on the #! line
+    args: list[str] = field(default_factory=list)
+
+
+def read_shebang(real: str) -> Optional[Shebang]:
+    """Parse a "#!" line the way Linux does: interpreter, then the rest as one argument."""
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        head = os.read(fd, SHEBANG_MAX)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if not head.startswith(b"#!"):
+        return None
+    line = head[2:].split(b"\n", 1)[0].strip(b" \t\r")
+    if not line:
+        return None
+    parts = line.split(None, 1)
+    interp = os.fsdecode(parts[0])
+    rest = [os.fsdecode(parts[1].strip())] if len(parts) > 1 else []
+    return Shebang(interp, rest)
+
+
+def env_target(args: list[str]) -> Optional[str]:
+    """The command `env` would run given the single argument Linux passes from a #! line."""
+    if not args:
+        return None
+    words = args[0].split()
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("-S", "--split-string") or w.startswith("-S"):
+            rest = w[2:] if w.startswith("-S") and len(w) > 2 else None
+            if rest:
+                words[i : i + 1] = [rest]
+                continue
+            i += 1
+            continue
+        if w in ("-u", "--unset", "-C", "--chdir"):
+            i += 2
+            continue
+        if w == "--":
+            i += 1
+            break
+        if w.startswith("-") or ("=" in w and not w.startswith("=")):
+            i += 1
+            continue
+        return w
+    return words[i] if i < len(words) else None
+
+
+@dataclass
+class InterpreterLink:
+    """One step of a shebang chain: the path the kernel (or env) runs, and its real file."""
+
+    invoked: str
+    real: Optional[str]
+    via_env: bool = False
+    searched_dirs: list[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+
+def interpreter_chain(real: str, path_env: str, cwd: str) -> list[InterpreterLink]:
+    """The interpreters that will run ``real``: #!/bin/sh -> [sh]; #!/usr/bin/env node ->
+    [env, node (found on PATH)]; nested up to the kernel's limit."""
+    chain: list[InterpreterLink] = []
+    cur = real
+    for _ in range(MAX_INTERPRETER_DEPTH):
+        sb = read_shebang(cur)
+        if sb is None:
+            break
+        interp = _absolute(sb.interpreter, cwd)
+        ireal, err = real_path(interp)
+        chain.append(InterpreterLink(invoked=interp, real=ireal, error=err))
+        if ireal is None:
+            break
+        if os.path.basename(interp) in _ENV_NAMES or os.path.basename(ireal) in _ENV_NAMES:
+            target = env_target(sb.args)
+            if target is not None:
+                cands = candidates(target, path_env, cwd)
+                dirs: list[str] = []
+                if "/" not in target:
+                    for entry in path_entries(path_env):
+                        dirs.append(_absolute(entry, cwd))
+                        if cands and os.path.dirname(cands[0].invoked) == dirs[-1]:
+                            break
+                if not cands:
+                    chain.append(
+                        InterpreterLink(
+                            invoked=target, real=None, via_env=True, searched_dirs=dirs,
+                            error="not found on PATH",
+                        )
+                    )
+                    break
+                c = cands[0]
+                chain.append(
+                    InterpreterLink(
+                        invoked=c.invoked, real=c.real, via_env=True, searched_dirs=dirs,
+                        error=c.error,
+                    )
+                )
+                if c.real is None:
+                    break
+                cur = c.real
+                continue
+        cur = ireal
+    return chain

@@ -1,0 +1,105 @@
+"""Approving and revoking files: the library behind `guard trust` / `guard untrust`."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from guard.allowlist import Pin, update_allowlist
+from guard.decide import Context, trust_file
+from guard.errors import GuardError
+from guard.hashing import HashError, digest_file
+from guard.resolve import candidates, real_path
+from guard.textsafe import safe
+
+
+@dataclass
+class TrustTarget:
+    invoked: str
+    real: str
+
+
+def resolve_target(word: str, path_env: str, cwd: str) -> TrustTarget:
+    """NAME means the file the shell would run now; anything with a slash is that path."""
+    if "/" in word:
+        p = word if word.startswith("/") else os.path.normpath(os.path.join(cwd, word))
+        real, err = real_path(p)
+        if real is None:
+            raise GuardError(f"cannot trust {safe(p)}: {err}")
+        if os.path.isdir(real):
+            raise GuardError(f"cannot trust {safe(p)}: is a directory (use --dir)")
+        return TrustTarget(p, real)
+    cands = candidates(word, path_env, cwd)
+    if not cands:
+        raise GuardError(f"cannot trust {safe(word)}: not found on PATH")
+    c = cands[0]
+    if c.real is None:
+        raise GuardError(f"cannot trust {safe(c.invoked)}: {c.error}")
+    return TrustTarget(c.invoked, c.real)
+
+
+def make_pin(ctx: Context, target: TrustTarget, note: Optional[str]) -> Pin:
+    try:
+        d = digest_file(target.real, limit=ctx.config.max_hash_bytes)
+    except HashError as e:
+        raise GuardError(f"cannot trust {safe(target.invoked)}: {e}") from None
+    prov = trust_file(ctx, target.invoked, target.real).provenance
+    return Pin(
+        path=target.invoked,
+        real=target.real,
+        sha256=d.sha256,
+        size=d.size,
+        added=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        note=note,
+        provenance=prov.to_json() if prov else None,
+    )
+
+
+def dir_targets(directory: str, cwd: str) -> list[TrustTarget]:
+    """Every executable regular file directly in ``directory`` (through symlinks)."""
+    d = directory if directory.startswith("/") else os.path.join(cwd, directory)
+    try:
+        names = sorted(os.listdir(d))
+    except OSError as e:
+        raise GuardError(f"cannot list {safe(d)}: {e.strerror}") from None
+    out = []
+    for n in names:
+        p = os.path.join(d, n)
+        real, _ = real_path(p)
+        if real and os.path.isfile(real) and os.access(p, os.X_OK):
+            out.append(TrustTarget(p, real))
+    return out
+
+
+def trust(
+    ctx: Context,
+    targets: list[TrustTarget],
+    note: Optional[str] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> list[Pin]:
+    pins = []
+    for i, t in enumerate(targets):
+        pins.append(make_pin(ctx, t, note))
+        if progress:
+            progress(i + 1, len(targets))
+    update_allowlist(ctx.loc, add=pins, remove=[])
+    return pins
+
+
+def untrust(ctx: Context, words: list[str], cwd: str) -> list[str]:
+    """Remove pins: a path removes that pin (or pins of that real file); a name, every pin
+    whose file has that name."""
+    doomed: list[str] = []
+    for w in words:
+        if "/" in w:
+            p = w if w.startswith("/") else os.path.normpath(os.path.join(cwd, w))
+            hit = [k for k, pin in ctx.allowlist.pins.items() if p in (k, pin.real)]
+        else:
+            hit = [k for k in ctx.allowlist.pins if os.path.basename(k) == w]
+        if not hit:
+            raise GuardError(f"nothing pinned for {safe(w)}")
+        doomed.extend(hit)
+    update_allowlist(ctx.loc, add=[], remove=doomed)
+    return doomed
