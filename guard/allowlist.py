@@ -10,40 +10,56 @@ Format (version 1)::
       size: 1234
       added: '2026-11-29T15:04:05Z'
       note: installed by hand
-      provenance: {kind: pip, package: awscli, version: 1.45.11}
+      provenance: {kind: dpkg, package: awscli, version: 2.9.19-1}
 
 A path that is not UTF-8 is stored as YAML ``!!binary`` bytes. Every write happens under an
 exclusive lock, re-reads the file inside the lock, and replaces it atomically (keeping
 ``allowlist.yaml.bak``), so concurrent `guard trust` calls never lose an entry.
+
+Checks read only (path, real, sha256) from a compact index in the cache dir; the YAML is parsed
+when the file's fingerprint changed, or when a command needs the full entries.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Optional
 
 from guard.errors import ConfigError
 from guard.fsutil import atomic_write, check_private_file, file_lock
-from guard.paths import Locations
 from guard.textsafe import safe
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from guard.paths import Locations
+
 VERSION = 1
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX = frozenset("0123456789abcdef")
+_ENTRY_KEYS = frozenset(("path", "real", "sha256", "size", "added", "note", "provenance"))
 
 
-@dataclass
 class Pin:
-    path: str
-    real: str
-    sha256: str
-    size: Optional[int] = None
-    added: Optional[str] = None
-    note: Optional[str] = None
-    provenance: Optional[dict[str, Any]] = None
+    __slots__ = ("path", "real", "sha256", "size", "added", "note", "provenance")
+
+    def __init__(
+        self,
+        path: str,
+        real: str,
+        sha256: str,
+        size: int | None = None,
+        added: str | None = None,
+        note: str | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.real = real
+        self.sha256 = sha256
+        self.size = size
+        self.added = added
+        self.note = note
+        self.provenance = provenance
 
     def to_doc(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path, "real": self.real, "sha256": self.sha256}
@@ -53,94 +69,126 @@ class Pin:
                 d[k] = v
         return d
 
+    def __repr__(self) -> str:
+        return f"Pin({self.path!r}, sha256={self.sha256[:12]}…)"
 
-@dataclass
+
 class Allowlist:
-    pins: dict[str, Pin] = field(default_factory=dict)  # keyed by invoked path
-    fingerprint: Optional[str] = None
+    def __init__(self, pins: dict[str, Pin] | None = None, fingerprint: str | None = None):
+        self.pins: dict[str, Pin] = pins if pins is not None else {}  # keyed by invoked path
+        self.fingerprint = fingerprint
+        self._by_real: dict[str, list[Pin]] | None = None
 
-    def by_path(self, path: str) -> Optional[Pin]:
+    def by_path(self, path: str) -> Pin | None:
         return self.pins.get(path)
 
     def by_real(self, real: str) -> list[Pin]:
-        return [p for p in self.pins.values() if p.real == real]
+        if self._by_real is None:
+            idx: dict[str, list[Pin]] = {}
+            for p in self.pins.values():
+                idx.setdefault(p.real, []).append(p)
+            self._by_real = idx
+        return self._by_real.get(real, [])
 
 
-def _path_field(path: Path, i: int, key: str, v: Any, required: bool = True) -> Optional[str]:
-    if v is None and not required:
-        return None
+def _path_field(where: str, v: Any) -> str:
     if isinstance(v, bytes):
-        return os.fsdecode(v)
-    if isinstance(v, dict) and set(v) == {"b64"}:  # JSON index form of a binary path
-        return os.fsdecode(base64.b64decode(v["b64"]))
-    if not isinstance(v, str) or not v.startswith("/"):
-        raise ConfigError(
-            f"{safe(str(path))}: entry {i + 1}: {key} must be an absolute path, "
-            f"got {safe(repr(v))}"
-        )
+        v = os.fsdecode(v)
+    if not isinstance(v, str) or not v.startswith("/") or "\0" in v:
+        raise ConfigError(f"{where} must be an absolute path, got {safe(repr(v))}")
     return v
 
 
-def _validate(path: Path, doc: Any) -> dict[str, Any]:
-    """Check the document and return its JSON-safe form (binary paths as {"b64": …})."""
+def validate(path: str, doc: Any) -> list[Pin]:
+    """Check the whole document; every error names the file and the entry."""
+    f = safe(path)
     if doc is None:
-        return {"entries": []}
+        return []
     if not isinstance(doc, dict):
-        raise ConfigError(f"{safe(str(path))}: expected a mapping with 'version' and 'entries'")
+        raise ConfigError(f"{f}: expected a mapping with 'version' and 'entries'")
     version = doc.get("version", VERSION)
     if version != VERSION:
         raise ConfigError(
-            f"{safe(str(path))}: allowlist version {safe(repr(version))} is not supported "
-            f"by this guard (it reads version {VERSION}); upgrade guard"
+            f"{f}: allowlist version {safe(repr(version))} is not supported by this guard "
+            f"(it reads version {VERSION}); upgrade guard or restore {f}.bak"
         )
-    unknown = set(doc) - {"version", "entries"}
+    unknown = sorted(str(k) for k in set(doc) - {"version", "entries"})
     if unknown:
-        raise ConfigError(f"{safe(str(path))}: unknown key {safe(repr(sorted(unknown)[0]))}")
+        raise ConfigError(f"{f}: unknown key {safe(unknown[0])!r}")
     entries = doc.get("entries") or []
     if not isinstance(entries, list):
-        raise ConfigError(f"{safe(str(path))}: 'entries' must be a list")
-    out = []
+        raise ConfigError(f"{f}: 'entries' must be a list")
+    pins: list[Pin] = []
     for i, e in enumerate(entries):
+        where = f"{f}: entry {i + 1}"
         if not isinstance(e, dict):
-            raise ConfigError(f"{safe(str(path))}: entry {i + 1} must be a mapping")
-        p = _path_field(path, i, "path", e.get("path"))
-        r = _path_field(path, i, "real", e.get("real"))
+            raise ConfigError(f"{where} must be a mapping")
+        extra = sorted(str(k) for k in set(e) - _ENTRY_KEYS)
+        if extra:
+            raise ConfigError(f"{where}: unknown key {safe(extra[0])!r}")
+        p = _path_field(f"{where}: path", e.get("path"))
+        r = _path_field(f"{where}: real", e.get("real", p))
         sha = e.get("sha256")
-        if not isinstance(sha, str) or not _HEX64.match(sha):
-            raise ConfigError(
-                f"{safe(str(path))}: entry {i + 1} ({safe(str(p))}): sha256 must be 64 lowercase "
-                f"hex digits"
-            )
+        if not isinstance(sha, str) or len(sha) != 64 or not set(sha) <= _HEX:
+            raise ConfigError(f"{where} ({safe(p)}): sha256 must be 64 lowercase hex digits")
         size = e.get("size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
-            raise ConfigError(f"{safe(str(path))}: entry {i + 1}: size must be an integer")
+            raise ConfigError(f"{where}: size must be an integer")
         prov = e.get("provenance")
         if prov is not None and not isinstance(prov, dict):
-            raise ConfigError(f"{safe(str(path))}: entry {i + 1}: provenance must be a mapping")
-        added = e.get("added")
-        note = e.get("note")
-        out.append(
-            {
-                "path": _jsonable(p),
-                "real": _jsonable(r),
-                "sha256": sha,
-                "size": size,
-                "added": None if added is None else str(added),
-                "note": None if note is None else str(note),
-                "provenance": prov,
-            }
+            raise ConfigError(f"{where}: provenance must be a mapping")
+        added, note = e.get("added"), e.get("note")
+        pins.append(
+            Pin(
+                p,
+                r,
+                sha,
+                size,
+                None if added is None else str(added),
+                None if note is None else str(note),
+                prov,
+            )
         )
-    return {"entries": out}
+    return pins
 
 
-def _jsonable(p: Optional[str]) -> Any:
-    if p is None:
-        return None
-    try:
-        p.encode("utf-8")
-        return p
-    except UnicodeEncodeError:
-        return {"b64": base64.b64encode(os.fsencode(p)).decode()}
+def _encode(pins: list[Pin]) -> bytes:
+    """path NUL real NUL sha256 NUL, repeated: paths never hold NUL, so this is unambiguous."""
+    parts: list[bytes] = []
+    for p in pins:
+        parts += (os.fsencode(p.path), os.fsencode(p.real), p.sha256.encode())
+    return b"\0".join(parts)
+
+
+def _decode(blob: bytes) -> list[Pin]:
+    if not blob:
+        return []
+    f = blob.split(b"\0")
+    if len(f) % 3:
+        raise ValueError("torn index")
+    return [
+        Pin(os.fsdecode(f[i]), os.fsdecode(f[i + 1]), f[i + 2].decode())
+        for i in range(0, len(f), 3)
+    ]
+
+
+def load_allowlist(loc: Locations, full: bool = False) -> Allowlist:
+    """The allowlist; ``full`` parses the YAML for every field (notes, dates, provenance)."""
+    check_private_file(loc.allowlist_file, "allowlist")
+    if full:
+        from guard.yamlstore import fingerprint, read_yaml
+
+        data, doc = read_yaml(loc.allowlist_file)
+        pins = validate(loc.allowlist_file, doc)
+        fp = fingerprint(data) if data is not None else None
+    else:
+        from guard.yamlstore import load_indexed
+
+        got, fp = load_indexed(
+            loc.allowlist_file, loc.index_file("allowlist"), validate, _encode, _decode
+        )
+        pins = got or []
+    return Allowlist({p.path: p for p in pins}, fp)
 
 
 def _yamlable(p: str) -> Any:
@@ -151,31 +199,7 @@ def _yamlable(p: str) -> Any:
         return os.fsencode(p)  # dumped as !!binary
 
 
-def _from_doc(doc: dict[str, Any], fp: Optional[str]) -> Allowlist:
-    al = Allowlist(fingerprint=fp)
-    for i, e in enumerate(doc.get("entries", [])):
-        pin = Pin(
-            path=_path_field(Path("-"), i, "path", e["path"]) or "",
-            real=_path_field(Path("-"), i, "real", e["real"]) or "",
-            sha256=e["sha256"],
-            size=e.get("size"),
-            added=e.get("added"),
-            note=e.get("note"),
-            provenance=e.get("provenance"),
-        )
-        al.pins[pin.path] = pin
-    return al
-
-
-def load_allowlist(loc: Locations) -> Allowlist:
-    from guard.yamlstore import load_cached
-
-    check_private_file(loc.allowlist_file, "allowlist")
-    doc, fp = load_cached(loc.allowlist_file, loc.allowlist_index_file, _validate)
-    return _from_doc(doc or {"entries": []}, fp)
-
-
-def _dump(al: Allowlist) -> bytes:
+def dump(al: Allowlist) -> bytes:
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -185,13 +209,14 @@ def _dump(al: Allowlist) -> bytes:
         d["path"] = _yamlable(pin.path)
         d["real"] = _yamlable(pin.real)
         entries.append(d)
-    header = b"# guard allowlist: edit with `guard trust` / `guard untrust`.\n"
+    header = b"# guard allowlist: change it with `guard trust` / `guard untrust`.\n"
     body = yaml.dump(
         {"version": VERSION, "entries": entries},
         Dumper=dumper,
         sort_keys=False,
         allow_unicode=True,
         default_flow_style=False,
+        width=1 << 16,
     )
     return header + body.encode("utf-8")
 
@@ -199,10 +224,10 @@ def _dump(al: Allowlist) -> bytes:
 def update_allowlist(loc: Locations, add: list[Pin], remove: list[str]) -> Allowlist:
     """Add/replace pins and remove paths, atomically and serialised across processes."""
     with file_lock(loc.lock_file):
-        al = load_allowlist(loc)
+        al = load_allowlist(loc, full=True)
         for path in remove:
             al.pins.pop(path, None)
         for pin in add:
             al.pins[pin.path] = pin
-        atomic_write(loc.allowlist_file, _dump(al), backup=True)
+        atomic_write(loc.allowlist_file, dump(al), backup=True)
     return al

@@ -8,23 +8,29 @@ trusted too; if not, is a trusted file of the same name further down PATH (a sha
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Optional
 
-from guard.allowlist import Allowlist, Pin, load_allowlist
-from guard.config import Config, load_config
+from guard.allowlist import load_allowlist
+from guard.config import load_config
 from guard.hashing import HashError
-from guard.model import Candidate, Provenance, Reason, Verdict
-from guard.paths import Locations, locations
-from guard.resolve import candidates, interpreter_chain, path_entries, real_path, symlink_hops
+from guard.model import Reason, Verdict
+from guard.paths import locations
+from guard.resolve import candidates, interpreter_chain, path_entries, symlink_hops
 from guard.textsafe import safe
 from guard.verify_cache import VerifyCache
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
+
+if TYPE_CHECKING:
+    from guard.allowlist import Allowlist, Pin
+    from guard.config import Config
+    from guard.model import Candidate, Provenance
+    from guard.paths import Locations
 
 
 class Context:
     """What a batch of decisions shares: config, allowlist, package DB and caches, loaded once."""
 
-    def __init__(self, loc: Optional[Locations] = None) -> None:
+    def __init__(self, loc: Locations | None = None) -> None:
         self.loc = loc or locations()
         self.config: Config = load_config(self.loc)
         self.allowlist: Allowlist = load_allowlist(self.loc)
@@ -45,23 +51,31 @@ class Context:
         self.cache.save()
 
 
-@dataclass
 class FileTrust:
     """How far one file is trusted, with the evidence."""
 
-    status: str  # "pinned" | "os-package" | "modified" | "untrusted" | "unreadable"
-    detail: str = ""
-    sha256: Optional[str] = None
-    provenance: Optional[Provenance] = None
-    pin: Optional[Pin] = None
-    watch: list[str] = field(default_factory=list)
+    __slots__ = ("status", "detail", "sha256", "provenance", "pin")
+
+    def __init__(
+        self,
+        status: str,  # "pinned" | "os-package" | "modified" | "untrusted" | "unreadable"
+        detail: str = "",
+        sha256: str | None = None,
+        provenance: Provenance | None = None,
+        pin: Pin | None = None,
+    ) -> None:
+        self.status = status
+        self.detail = detail
+        self.sha256 = sha256
+        self.provenance = provenance
+        self.pin = pin
 
     @property
     def trusted(self) -> bool:
         return self.status in ("pinned", "os-package")
 
 
-def trust_file(ctx: Context, invoked: str, real: Optional[str]) -> FileTrust:
+def trust_file(ctx: Context, invoked: str, real: str | None) -> FileTrust:
     """Judge one file on its own: pins first, then the OS package database."""
     limit = ctx.config.max_hash_bytes
     pin = ctx.allowlist.by_path(invoked)
@@ -77,8 +91,8 @@ def trust_file(ctx: Context, invoked: str, real: Optional[str]) -> FileTrust:
         d = ctx.cache.digests(real, want_md5=want_md5, limit=limit)
     except HashError as e:
         return FileTrust("unreadable", str(e), pin=pin)
-    prov: Optional[Provenance] = None
-    os_ok: Optional[bool] = None
+    prov: Provenance | None = None
+    os_ok: bool | None = None
     if owner is not None:
         from guard.provenance import to_provenance
 
@@ -91,7 +105,9 @@ def trust_file(ctx: Context, invoked: str, real: Optional[str]) -> FileTrust:
             return FileTrust(
                 "modified",
                 f"pinned as {safe(pin.real)} but now resolves to {safe(real)}",
-                d.sha256, prov, pin,
+                d.sha256,
+                prov,
+                pin,
             )
         if pin.sha256 != d.sha256:
             return FileTrust("modified", "content differs from its pin", d.sha256, prov, pin)
@@ -109,7 +125,8 @@ def trust_file(ctx: Context, invoked: str, real: Optional[str]) -> FileTrust:
             return FileTrust(
                 "modified",
                 f"differs from the {owner.algo} that package {owner.package} recorded",
-                d.sha256, prov,
+                d.sha256,
+                prov,
             )
     return FileTrust("untrusted", "not pinned and not from an OS package", d.sha256, prov)
 
@@ -129,17 +146,17 @@ def _watch_for(word: str, winner: Candidate, path_env: str, cwd: str, loc: Locat
         w.extend((hop, os.path.dirname(hop)))
     if winner.real:
         w.append(winner.real)
-    w.append(str(loc.config_dir))
+    w.append(loc.config_dir)
     return w
 
 
 def decide(
     word: str,
-    path_env: Optional[str] = None,
-    cwd: Optional[str] = None,
+    path_env: str | None = None,
+    cwd: str | None = None,
     *,
-    hashed: Optional[str] = None,
-    ctx: Optional[Context] = None,
+    hashed: str | None = None,
+    ctx: Context | None = None,
 ) -> Verdict:
     """Decide whether running ``word`` is allowed. ``hashed`` is the path the shell's own
     command table maps ``word`` to, when it has an entry (bash ``hash -p``, zsh ``hash x=``)."""
@@ -153,7 +170,7 @@ def decide(
 
 
 def _decide(
-    word: str, path_env: Optional[str], cwd: Optional[str], hashed: Optional[str], ctx: Context
+    word: str, path_env: str | None, cwd: str | None, hashed: str | None, ctx: Context
 ) -> Verdict:
     path_env = os.environ.get("PATH", "") if path_env is None else path_env
     cwd = cwd or os.getcwd()
@@ -171,16 +188,29 @@ def _decide(
     if win.error is not None:
         reason = Reason.NOT_FOUND if "/" in word and win.real is None else Reason.UNREADABLE
         return Verdict(
-            word, reason, win.invoked, win.real, message=f"{head} ({reason.value}): {win.error}",
+            word,
+            reason,
+            win.invoked,
+            win.real,
+            message=f"{head} ({reason}): {win.error}",
             watch=watch,
         )
     t = trust_file(ctx, win.invoked, win.real)
-    v = Verdict(word, Reason.UNTRUSTED, win.invoked, win.real, provenance=t.provenance,
-                sha256=t.sha256, watch=watch)
+    v = Verdict(
+        word,
+        Reason.UNTRUSTED,
+        win.invoked,
+        win.real,
+        provenance=t.provenance,
+        sha256=t.sha256,
+        watch=watch,
+    )
     if t.trusted:
         for link in interpreter_chain(win.real or win.invoked, path_env, cwd):
             watch.extend(link.searched_dirs)
             watch.append(link.invoked)
+            for hop in symlink_hops(link.invoked):
+                watch.extend((hop, os.path.dirname(hop)))
             if link.real is None:
                 continue  # exec fails with ENOENT: nothing runs; planting one changes a watched dir
             watch.append(link.real)
@@ -196,7 +226,7 @@ def _decide(
                 )
                 return v
         v.reason = Reason.PINNED if t.status == "pinned" else Reason.OS_PACKAGE
-        v.message = f"{head} ({v.reason.value}): {t.detail}"
+        v.message = f"{head} ({v.reason}): {t.detail}"
         return v
     prov = f" [{t.provenance.short()}]" if t.provenance else ""
     if t.status == "modified":
@@ -218,7 +248,3 @@ def _decide(
             return v
     v.message = f"{head} (untrusted){prov}: {t.detail}"
     return v
-
-
-def real_of(path: str) -> Optional[str]:
-    return real_path(path)[0]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 from guard.errors import GuardError
 from guard.fsutil import atomic_write
@@ -20,9 +20,10 @@ def hook_source(shell: str) -> str:
 
         return (files("guard.shell") / f"guard.{shell}").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError, OSError):
-        p = Path(__file__).resolve().parent.parent / "shell" / f"guard.{shell}"
+        here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
         try:
-            return p.read_text(encoding="utf-8")
+            with open(os.path.join(here, "shell", f"guard.{shell}"), encoding="utf-8") as f:
+                return f.read()
         except OSError:
             raise GuardError(f"hook file for {shell} is missing from this install") from None
 
@@ -31,7 +32,7 @@ def guard_command() -> list[str]:
     """How the hook runs guard: this interpreter by absolute path, isolated (``-I``: no
     PYTHONPATH, PYTHONHOME or current directory on sys.path), never looked up on PATH —
     PATH and the environment are exactly what an attacker controls."""
-    return [sys.executable, "-I", "-m", "guard"]
+    return [sys.executable, "-I", "-c", "import sys;from guard._cli import main;sys.exit(main())"]
 
 
 def render(shell: str) -> str:
@@ -53,8 +54,8 @@ def _fish_q(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def render_to_file(shell: str, loc: Locations) -> Path:
+def render_to_file(shell: str, loc: Locations) -> str:
     """Write the rendered hook under the data dir, so an rc can source it without Python."""
-    p = loc.data_dir / f"hook.{shell}"
+    p = os.path.join(loc.data_dir, f"hook.{shell}")
     atomic_write(p, render(shell).encode("utf-8"), mode=0o644)
     return p

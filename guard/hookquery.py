@@ -6,16 +6,17 @@ WATCH...`` calls, quoted for the asking shell, so the hook needs no parser of it
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from pathlib import Path
-from typing import Optional
 
 from guard.decide import Context, decide
-from guard.events import log_event
-from guard.model import Mode, Reason, Verdict
+from guard.model import Mode, Reason
 from guard.textsafe import json_safe
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
+
+if TYPE_CHECKING:
+    from guard.model import Verdict
 
 STAMP_SLACK_NS = 20_000_000  # the stamp predates the check, so a racing write is "newer"
 STAMP_MAX_AGE_S = 86_400
@@ -56,34 +57,55 @@ def quote_fish(s: str) -> str:
 QUOTERS = {"bash": quote_posix, "zsh": quote_posix, "fish": quote_fish}
 
 
+def existing_ancestor(path: str) -> str:
+    while path not in ("/", "") and not os.path.isdir(path):
+        path = os.path.dirname(path)
+    return path or "/"
+
+
+def watch_list(paths: list[str]) -> list[str]:
+    """The WATCH paths, deduplicated. `-nt` is false for a missing file, so a missing one is
+    replaced by its nearest existing ancestor: creating it (a PATH dir that did not exist, the
+    config dir) changes that ancestor's mtime."""
+    out: dict[str, None] = {}
+    for p in paths:
+        out[p if os.path.lexists(p) else existing_ancestor(p)] = None
+    return list(out)
+
+
 def _has_control(s: str) -> bool:
     return any(c < 0x20 or c == 0x7F for c in os.fsencode(s))
 
 
-def make_stamp(cache_dir: Path, started_ns: int) -> Optional[str]:
+def make_stamp(stamps_dir: str, started_ns: int) -> str | None:
     """A file whose mtime is just before this check began; see docs/hook-protocol.md."""
-    d = cache_dir / "stamps"
     try:
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
-        p = d / f"{os.getppid()}-{started_ns}"
-        fd = os.open(str(p), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        os.makedirs(stamps_dir, mode=0o700, exist_ok=True)
+        p = os.path.join(stamps_dir, f"{os.getppid()}-{started_ns}")
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         os.close(fd)
         t = started_ns - STAMP_SLACK_NS
-        os.utime(str(p), ns=(t, t))
-        _prune(d)
-        return str(p)
+        os.utime(p, ns=(t, t))
     except OSError:
         return None
+    if started_ns % 64 == 0:  # prune now and then, not on every query
+        _prune(stamps_dir)
+    return p
 
 
-def _prune(d: Path) -> None:
+def _prune(d: str) -> None:
     """Drop stamps older than a day; a long-lived shell just re-queries."""
     cutoff = time.time() - STAMP_MAX_AGE_S
-    with contextlib.suppress(OSError), os.scandir(d) as it:
-        for e in it:
-            with contextlib.suppress(OSError):
-                if e.stat().st_mtime < cutoff:
-                    os.unlink(e.path)
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                try:
+                    if e.stat().st_mtime < cutoff:
+                        os.unlink(e.path)
+                except OSError:
+                    pass
+    except OSError:
+        pass
 
 
 def render_block_line(v: Verdict, action: str) -> str:
@@ -95,16 +117,16 @@ def render_block_line(v: Verdict, action: str) -> str:
     return f"guard: {verb} {v.message}{tail}"
 
 
-def action_for(v: Verdict, mode: Mode, interactive: bool, may_ask: bool) -> str:
-    if v.allowed or v.reason is Reason.NOT_FOUND:
+def action_for(v: Verdict, mode: str, interactive: bool, may_ask: bool) -> str:
+    if v.allowed or v.reason == Reason.NOT_FOUND:
         return "ok"
-    if mode is Mode.MONITOR:
+    if mode == Mode.MONITOR:
         return "monitor"
-    if mode is Mode.WARN:
+    if mode == Mode.WARN:
         return "warn"
     # Only a brand-new command may be trusted on the spot; a shadow, a changed pin or a
     # hijacked interpreter needs an explicit `guard trust`.
-    if interactive and may_ask and v.reason is Reason.UNTRUSTED:
+    if interactive and may_ask and v.reason == Reason.UNTRUSTED:
         return "ask"
     return "block"
 
@@ -114,13 +136,13 @@ def query(
     words: list[str],
     hashed: dict[str, str],
     interactive: bool = False,
-    ctx: Optional[Context] = None,
+    ctx: Context | None = None,
 ) -> str:
     quote = QUOTERS[shell]
     started = time.time_ns()
     own = ctx is None
     ctx = ctx or Context()
-    stamp = make_stamp(ctx.loc.cache_dir, started)
+    stamp = make_stamp(ctx.loc.stamps_dir, started)
     lines = []
     try:
         for w in words:
@@ -128,12 +150,14 @@ def query(
             action = action_for(v, ctx.config.mode, interactive, ctx.config.prompt_new_commands)
             msg = "" if action == "ok" else render_block_line(v, action)
             if action != "ok":
+                from guard.events import log_event
+
                 log_event(
                     ctx.loc,
                     {
                         "event": action,
                         "shell": shell,
-                        "mode": ctx.config.mode.value,
+                        "mode": ctx.config.mode,
                         **v.to_json(),
                         "word": json_safe(w),
                     },
@@ -142,12 +166,12 @@ def query(
             cacheable = (
                 stamp is not None
                 and action == "ok"
-                and v.reason is not Reason.NOT_FOUND
+                and v.reason != Reason.NOT_FOUND
                 and not any(_has_control(p) for p in v.watch)
             )
             args = [w, action, stamp if cacheable else "", msg]
             if cacheable:
-                args.extend(dict.fromkeys(v.watch))
+                args.extend(watch_list(v.watch))
             lines.append("__guard_put " + " ".join(quote(a) if a else "''" for a in args))
     finally:
         if own:

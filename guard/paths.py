@@ -1,57 +1,99 @@
-"""Where guard keeps things: platformdirs user dirs (XDG_* on Linux), overridable for tests only
-through those same XDG variables."""
+"""Where guard keeps things: the platformdirs user dirs (on Linux: XDG_CONFIG_HOME,
+XDG_DATA_HOME, XDG_STATE_HOME, XDG_CACHE_HOME, each defaulting as the XDG spec says).
+
+On Linux the four paths are computed here exactly as platformdirs' Unix backend computes them
+(tests/core/test_paths.py holds the two to the same answers), because importing platformdirs
+and pathlib costs more than the rest of a cached `guard check`. Elsewhere platformdirs decides.
+Paths are plain strings for the same reason.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import sys
 
 APP = "guard"
 
+_XDG_DEFAULTS = {
+    "XDG_CONFIG_HOME": "~/.config",
+    "XDG_DATA_HOME": "~/.local/share",
+    "XDG_STATE_HOME": "~/.local/state",
+    "XDG_CACHE_HOME": "~/.cache",
+}
 
-@dataclass(frozen=True)
+
 class Locations:
-    config_dir: Path
-    data_dir: Path
-    state_dir: Path
-    cache_dir: Path
+    __slots__ = ("config_dir", "data_dir", "state_dir", "cache_dir")
+
+    def __init__(self, config_dir: str, data_dir: str, state_dir: str, cache_dir: str) -> None:
+        self.config_dir = config_dir
+        self.data_dir = data_dir
+        self.state_dir = state_dir
+        self.cache_dir = cache_dir
 
     @property
-    def config_file(self) -> Path:
-        return self.config_dir / "config.yaml"
+    def config_file(self) -> str:
+        return os.path.join(self.config_dir, "config.yaml")
 
     @property
-    def allowlist_file(self) -> Path:
-        return self.config_dir / "allowlist.yaml"
+    def allowlist_file(self) -> str:
+        return os.path.join(self.config_dir, "allowlist.yaml")
 
     @property
-    def lock_file(self) -> Path:
-        return self.config_dir / ".allowlist.lock"
+    def lock_file(self) -> str:
+        return os.path.join(self.config_dir, ".allowlist.lock")
 
     @property
-    def events_file(self) -> Path:
-        return self.state_dir / "events.jsonl"
+    def events_file(self) -> str:
+        return os.path.join(self.state_dir, "events.jsonl")
 
     @property
-    def verify_cache_file(self) -> Path:
-        return self.cache_dir / "verified.json"
+    def verify_cache_file(self) -> str:
+        return os.path.join(self.cache_dir, "verified.v1")
 
     @property
-    def allowlist_index_file(self) -> Path:
-        return self.cache_dir / "allowlist.idx.json"
+    def stamps_dir(self) -> str:
+        return os.path.join(self.cache_dir, "stamps")
 
-    @property
-    def dpkg_index_file(self) -> Path:
-        return self.cache_dir / "dpkg-index.json"
+    def index_file(self, name: str) -> str:
+        return os.path.join(self.cache_dir, f"{name}.idx")
+
+
+def _home() -> str:
+    home = os.environ.get("HOME", "")
+    if home.startswith("/"):
+        return home
+    import pwd  # a relative or missing HOME counts as unset, as in platformdirs
+
+    return pwd.getpwuid(os.getuid()).pw_dir
+
+
+def _xdg(var: str) -> str:
+    """The XDG spec: an absolute value wins; a relative or empty one is ignored."""
+    path = os.environ.get(var, "")
+    if not path.startswith("/"):
+        path = _home() + _XDG_DEFAULTS[var][1:]
+    return os.path.join(path, APP)
 
 
 def locations() -> Locations:
     """Read the dirs fresh each call: tests (and users) change XDG_* between calls."""
+    if sys.platform.startswith("linux"):
+        return Locations(
+            _xdg("XDG_CONFIG_HOME"),
+            _xdg("XDG_DATA_HOME"),
+            _xdg("XDG_STATE_HOME"),
+            _xdg("XDG_CACHE_HOME"),
+        )
+    return platformdirs_locations()
+
+
+def platformdirs_locations() -> Locations:
     import platformdirs
 
     return Locations(
-        config_dir=Path(platformdirs.user_config_dir(APP, appauthor=False)),
-        data_dir=Path(platformdirs.user_data_dir(APP, appauthor=False)),
-        state_dir=Path(platformdirs.user_state_dir(APP, appauthor=False)),
-        cache_dir=Path(platformdirs.user_cache_dir(APP, appauthor=False)),
+        platformdirs.user_config_dir(APP, appauthor=False),
+        platformdirs.user_data_dir(APP, appauthor=False),
+        platformdirs.user_state_dir(APP, appauthor=False),
+        platformdirs.user_cache_dir(APP, appauthor=False),
     )

@@ -19,7 +19,7 @@ def fsdecode(value: str | bytes | os.PathLike[str]) -> str:
 
 
 def safe(text: str | bytes | os.PathLike[str]) -> str:
-    """Return ``text`` with control, format (bidi, zero-width) and undecodable characters escaped."""
+    """Return ``text`` with control, format (bidi, zero-width) and undecodable chars escaped."""
     s = fsdecode(text) if not isinstance(text, str) else text
     out: list[str] = []
     for ch in s:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from typing import Callable, Optional
 
 from guard.allowlist import Pin, update_allowlist
 from guard.decide import Context, trust_file
@@ -14,11 +12,18 @@ from guard.hashing import HashError, digest_file
 from guard.resolve import candidates, real_path
 from guard.textsafe import safe
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
 
-@dataclass
+if TYPE_CHECKING:
+    from typing import Callable
+
+
 class TrustTarget:
-    invoked: str
-    real: str
+    __slots__ = ("invoked", "real")
+
+    def __init__(self, invoked: str, real: str) -> None:
+        self.invoked = invoked
+        self.real = real
 
 
 def resolve_target(word: str, path_env: str, cwd: str) -> TrustTarget:
@@ -40,7 +45,7 @@ def resolve_target(word: str, path_env: str, cwd: str) -> TrustTarget:
     return TrustTarget(c.invoked, c.real)
 
 
-def make_pin(ctx: Context, target: TrustTarget, note: Optional[str]) -> Pin:
+def make_pin(ctx: Context, target: TrustTarget, note: str | None) -> Pin:
     try:
         d = digest_file(target.real, limit=ctx.config.max_hash_bytes)
     except HashError as e:
@@ -52,7 +57,7 @@ def make_pin(ctx: Context, target: TrustTarget, note: Optional[str]) -> Pin:
         sha256=d.sha256,
         size=d.size,
         added=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        note=note,
+        note=None if note is None else safe(note),
         provenance=prov.to_json() if prov else None,
     )
 
@@ -76,8 +81,8 @@ def dir_targets(directory: str, cwd: str) -> list[TrustTarget]:
 def trust(
     ctx: Context,
     targets: list[TrustTarget],
-    note: Optional[str] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
+    note: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Pin]:
     pins = []
     for i, t in enumerate(targets):

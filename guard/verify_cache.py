@@ -1,34 +1,48 @@
-"""Skip re-hashing unchanged files. Keyed on the xxh3_128 of (real path, dev, inode, size,
-mtime_ns, ctime_ns): any change to the file, including a same-size rewrite with a forged mtime,
-moves ctime and misses the cache. Deleting the cache file changes no verdict."""
+"""Skip re-hashing unchanged files.
+
+An entry is keyed on the xxh3_128 of (real path, dev, inode, size, mtime_ns, ctime_ns): any
+change to the file, even a same-size rewrite with its mtime set back, moves ctime and misses.
+The file is plain text, one ``key sha256 md5-or-- size`` line per entry, because parsing it
+must cost less than importing json. Deleting it changes no verdict, only speed.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
-from typing import Optional
 
 from guard.fsutil import write_cache
-from guard.hashing import Digests, HashError, StatKey, digest_file
+from guard.hashing import Digests, HashError, cache_key, digest_file, stat_key
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
+
+if TYPE_CHECKING:
+    pass
 
 MAX_ENTRIES = 50_000
+_MAGIC = "guard-verified 1\n"
 
 
 class VerifyCache:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self._data: Optional[dict[str, list]] = None
+        self._data: dict[str, tuple[str, str | None, int]] | None = None
         self._dirty = False
 
-    def _load(self) -> dict[str, list]:
+    def _load(self) -> dict[str, tuple[str, str | None, int]]:
         if self._data is None:
+            data: dict[str, tuple[str, str | None, int]] = {}
             try:
-                with open(self.path, encoding="utf-8") as f:
-                    d = json.load(f)
-                self._data = d if isinstance(d, dict) else {}
+                with open(self.path, encoding="ascii") as f:
+                    text = f.read()
+                if text.startswith(_MAGIC):
+                    for line in text[len(_MAGIC) :].splitlines():
+                        parts = line.split(" ")
+                        if len(parts) == 4 and len(parts[1]) == 64 and parts[3].isdigit():
+                            md5 = None if parts[2] == "-" else parts[2]
+                            data[parts[0]] = (parts[1], md5, int(parts[3]))
             except (OSError, ValueError):
-                self._data = {}
+                data = {}
+            self._data = data
         return self._data
 
     def digests(self, real: str, want_md5: bool, limit: int) -> Digests:
@@ -37,21 +51,24 @@ class VerifyCache:
             st = os.stat(real)
         except OSError as e:
             raise HashError(e.strerror or "cannot stat") from None
-        key = StatKey.of(st)
-        ck = key.cache_key(real)
+        key = stat_key(st)
+        ck = cache_key(real, key)
         hit = self._load().get(ck)
-        if isinstance(hit, list) and len(hit) == 3 and (hit[1] is not None or not want_md5):
+        if hit is not None and (hit[1] is not None or not want_md5):
             return Digests(hit[0], hit[1], hit[2], key)
         d = digest_file(real, want_md5=want_md5, limit=limit)
         if d.key == key:
             data = self._load()
             if len(data) >= MAX_ENTRIES:
                 data.clear()
-            data[d.key.cache_key(real)] = [d.sha256, d.md5, d.size]
+            data[ck] = (d.sha256, d.md5, d.size)
             self._dirty = True
         return d
 
     def save(self) -> None:
         if self._dirty and self._data is not None:
-            write_cache(self.path, json.dumps(self._data, separators=(",", ":")).encode())
+            lines = [_MAGIC]
+            for k, (sha, md5, size) in self._data.items():
+                lines.append(f"{k} {sha} {md5 or '-'} {size}\n")
+            write_cache(self.path, "".join(lines).encode("ascii"))
             self._dirty = False
