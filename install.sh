@@ -98,6 +98,8 @@ guard_install_main() {
                 ;;
         esac
     done
+    # Build the OS package index now (~0.5 s once) rather than inside the first command typed.
+    "$venv/bin/python" -I -m guard check sh >/dev/null 2>&1 || true
     say "done. Open a new shell; check a command with: guard check NAME"
 }
 

@@ -44,7 +44,56 @@ EPILOG = {
   guard hook fish | source         # in ~/.config/fish/conf.d/guard.fish
   source "$(guard hook --path bash)"   # render once; the rc then starts no Python
 """,
+    "exec": """Runs CMD only if guard allows it, in block mode whatever GUARD_MODE says. The file
+is opened once, its SHA-256 is checked from that descriptor, and that same descriptor is
+executed (fexecve); a #! script's interpreter is verified and executed the same way, reading
+the verified script as /dev/fd/N. Where the platform has no fexecve, the file is re-hashed and
+executed by path (a narrow window remains). Docs: docs/ci.md.
+
+exit status: CMD's own once it runs; 126 denied or cannot be verified, 127 not found,
+125 guard's own error. Nothing runs in those cases.
+
+examples:
+  guard exec aws s3 ls
+  guard exec -- terraform apply -auto-approve
+""",
+    "lock": """examples:
+  guard lock                       # pin the tools CI config and scripts call (discovered)
+  guard lock aws jq terraform      # pin (or re-pin) these, keep the other entries
+  guard lock --update              # re-pin every tool already in guard.lock
+  guard lock --output - jq         # print instead of writing
+""",
+    "verify": """exit status: 0 every tool matches, 1 differences (listed), 2 error (bad lock).
+
+examples:
+  guard verify
+  guard verify --lock ci/guard.lock --json
+""",
 }
+
+
+EPILOG["audit"] = """Findings over the current PATH (and with --env, a venv or node_modules
+tree): shadows, entry-point collisions, PATH hygiene, look-alike names, drift, interpreter
+hijack, shell state. Rule ids and formats: docs/audit.md.
+
+exit status: 0 nothing at or above --min-severity, 1 findings, 2 error.
+
+examples:
+  guard audit
+  guard audit --env .venv --env ./node_modules --min-severity high
+  guard audit --sarif > guard.sarif
+"""
+EPILOG["init"] = """Shows what OS packages vouch for (not pinned), lists everything else on
+PATH by directory and provenance, and pins it after you confirm. Shadows are named and never
+pinned. Re-running pins only what is new.
+
+exit status: 0 pinned (or nothing to pin), 1 not pinned (declined, or no terminal and no
+--yes), 2 error.
+
+examples:
+  guard init
+  guard init --yes          # in scripts: pin without asking
+"""
 
 
 def _out(text: str) -> None:
@@ -58,7 +107,9 @@ def _err(text: str) -> None:
 def _json(obj: Any) -> None:
     import json
 
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    # ensure_ascii: DEL, C1 controls (U+009B is a one-char CSI) and bidi overrides in file
+    # names must not reach a terminal raw; \uXXXX is the same JSON to any parser.
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=True) + "\n")
 
 
 def cmd_check(a: argparse.Namespace) -> int:
@@ -70,6 +121,14 @@ def cmd_check(a: argparse.Namespace) -> int:
         v = decide(a.command, ctx=ctx)
     finally:
         ctx.close()
+    if not v.allowed and v.reason != "not-found":
+        from guard.events import log_event
+
+        log_event(
+            ctx.loc,
+            {"event": "deny", "source": "check", **v.to_json()},
+            ctx.config.events_max_bytes,
+        )
     if a.json:
         _json(v.to_json())
     elif v.allowed:
@@ -88,8 +147,11 @@ def cmd_which(a: argparse.Namespace) -> int:
     try:
         v = decide(a.command, ctx=ctx)
         rows = []
+        shorts = []  # " [pip:pkg 1.0 (entry point …)]", escaped by Provenance.short()
         for i, c in enumerate(candidates(a.command, os.environ.get("PATH", ""), os.getcwd())):
-            t = trust_file(ctx, c.invoked, c.real) if c.error is None else None
+            t = trust_file(ctx, c.invoked, c.real, provenance=True) if c.error is None else None
+            p = t.provenance if t else None
+            shorts.append(f" [{p.short()}]" if p and p.package else "")
             rows.append(
                 {
                     "path": json_safe(c.invoked),
@@ -107,13 +169,8 @@ def cmd_which(a: argparse.Namespace) -> int:
     else:
         if not rows:
             _out(f"{safe(a.command)}: not found on PATH")
-        for r in rows:
+        for r, prov in zip(rows, shorts):
             mark = "*" if r["winner"] else " "
-            prov = (
-                f" [{r['provenance']['kind']}:{r['provenance']['package']}]"
-                if (r["provenance"] and r["provenance"].get("package"))
-                else ""
-            )
             real = f" -> {safe(r['real'])}" if r["real"] and r["real"] != r["path"] else ""
             _out(f"{mark} {safe(r['path'])}{real}  {r['status']}{prov}")
         _out(f"verdict: {v.reason} — {v.message}")
@@ -228,9 +285,112 @@ def cmd_hook(a: argparse.Namespace) -> int:
 def cmd_query(a: argparse.Namespace) -> int:
     from guard.hookquery import query
 
+    if getattr(a, "shadows", False):
+        from guard.hookquery import shadows
+
+        sys.stdout.write(shadows(a.shell))
+        return EXIT_ALLOW
     hashed = dict(a.hashed or [])
     sys.stdout.write(query(a.shell, a.words, hashed, interactive=a.interactive))
     return EXIT_ALLOW
+
+
+def cmd_exec(a: argparse.Namespace) -> int:
+    from guard.execute import main as exec_main
+
+    return exec_main(a.argv)
+
+
+def cmd_lock(a: argparse.Namespace) -> int:
+    from guard.decide import Context
+    from guard.lockfile import LOCK_FILE, build_lock, dump, read_lock, write_lock
+    from guard.textsafe import safe
+
+    root = a.repo or os.getcwd()
+    out = a.output or os.path.join(root, LOCK_FILE)
+    names = list(a.names)
+    existing = None
+    if out != "-" and (names or a.update) and os.path.lexists(out):
+        existing = read_lock(out)
+    if a.update:
+        if existing is None:
+            raise GuardError(f"--update: {safe(out)} does not exist; run `guard lock` first")
+        names = names or sorted(existing.tools)
+    ctx = Context()
+    try:
+        built = build_lock(ctx, names, root, os.environ.get("PATH", ""), os.getcwd(), existing)
+    finally:
+        ctx.close()
+    for p in built.problems:
+        _err(f"guard: warning: {p}")
+    for word, reason, files in built.skipped:
+        where = f" (in {safe(', '.join(files[:3]))}{', …' if len(files) > 3 else ''})"
+        _err(f"guard: skipped {safe(word)}: {reason}{where if files else ''}")
+    for name in built.pinned:
+        e = built.lock.tools[name]
+        real = f" -> {safe(e.real)}" if e.real != e.path else ""
+        note = "" if e.status in ("pinned", "os-package") else f" ({e.status} here: review it)"
+        _err(f"guard: locked {safe(name)} = {safe(e.path)}{real} [{e.provenance}]{note}")
+    if out == "-":
+        sys.stdout.buffer.write(dump(built.lock))
+        return EXIT_ALLOW
+    write_lock(out, built.lock)
+    n = len(built.lock.tools)
+    _err(f"guard: wrote {safe(out)} ({n} tool{'s' if n != 1 else ''}); review it, then commit it")
+    return EXIT_ALLOW
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    from guard.decide import Context
+    from guard.lockfile import LOCK_FILE, read_lock, verify
+    from guard.textsafe import json_safe, safe
+
+    path = a.lock or LOCK_FILE
+    try:
+        lock = read_lock(path)
+        ctx = Context()
+        try:
+            reports = verify(ctx, lock, os.environ.get("PATH", ""), os.getcwd())
+        finally:
+            ctx.close()
+    except GuardError as e:
+        if a.json:
+            _json({"lock": json_safe(path), "ok": False, "error": str(e)})
+        raise
+    bad = [r for r in reports if not r.ok]
+    if a.json:
+        _json(
+            {
+                "lock": json_safe(path),
+                "ok": not bad,
+                "checked": len(reports),
+                "changed": len(bad),
+                "tools": [r.to_json() for r in reports],
+            }
+        )
+    elif not bad:
+        _out(f"guard verify: all {len(reports)} tools in {safe(path)} match this machine")
+    else:
+        _out(f"guard verify: {len(bad)} of {len(reports)} tools in {safe(path)} differ here:")
+        for r in bad:
+            for c in r.changes:
+                _out(f"  {c.message}")
+        names = " ".join(safe(r.name) for r in bad)
+        _out(f"if these changes are expected, re-pin them: guard lock {names}")
+    return EXIT_DENY if bad else EXIT_ALLOW
+
+
+def cmd_audit(a: argparse.Namespace) -> int:
+    from guard.audit.cli import main as audit_main
+
+    fmt = "sarif" if a.sarif else "json" if a.json else "text"
+    return audit_main(fmt, a.min_severity, a.env, a.shell_state)
+
+
+def cmd_init(a: argparse.Namespace) -> int:
+    from guard.init import main as init_main
+
+    return init_main(yes=a.yes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,11 +443,42 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("shell", choices=["bash", "zsh", "fish"])
     sp.add_argument("--path", action="store_true", help="render to a file and print its path")
 
+    sp = add("exec", "run a command only if guard allows it, exactly the file checked", cmd_exec)
+    sp.add_argument("argv", nargs=argparse.REMAINDER, metavar="[--] CMD [ARG...]")
+
+    sp = add("lock", "write guard.lock: pin the tools a repository's CI runs", cmd_lock)
+    sp.add_argument("names", nargs="*", metavar="NAME", help="tools to pin (default: discover)")
+    sp.add_argument("--output", "-o", metavar="FILE", help="default: guard.lock ('-': stdout)")
+    sp.add_argument("--repo", metavar="DIR", help="repository to scan (default: current dir)")
+    sp.add_argument("--update", action="store_true", help="re-pin the tools already locked")
+
+    sp = add("verify", "check this machine against guard.lock", cmd_verify)
+    sp.add_argument("--lock", metavar="FILE", help="default: ./guard.lock")
+    sp.add_argument("--json", action="store_true")
+
+    sp = add("audit", "find planted, shadowing and look-alike commands on PATH", cmd_audit)
+    fmt = sp.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="findings as JSON")
+    fmt.add_argument("--sarif", action="store_true", help="findings as SARIF 2.1.0")
+    sp.add_argument(
+        "--min-severity",
+        choices=["low", "medium", "high", "critical"],
+        default="low",
+        metavar="LEVEL",
+        help="report only findings at or above LEVEL: low, medium, high, critical",
+    )
+    sp.add_argument("--env", action="append", metavar="DIR", help="also scan a venv/node_modules")
+    sp.add_argument("--shell-state", metavar="FILE", help="functions/aliases/hash JSON from a hook")
+
+    sp = add("init", "first-run baseline: show what is on PATH, then pin it", cmd_init)
+    sp.add_argument("--yes", action="store_true", help="pin without asking")
+
     sp = sub.add_parser("_query")  # internal: the hooks' protocol, docs/hook-protocol.md
     sp.set_defaults(fn=cmd_query)
     sp.add_argument("--shell", required=True, choices=["bash", "zsh", "fish"])
     sp.add_argument("--interactive", action="store_true")
     sp.add_argument("--hashed", nargs=2, action="append", metavar=("WORD", "PATH"))
+    sp.add_argument("--shadows", action="store_true", help="list names whose PATH winner is denied")
     sp.add_argument("words", nargs="*")
     return p
 
@@ -321,6 +512,9 @@ def _fast_args(argv: list[str]) -> _Args | None:
                 i += 2
             elif w == "--interactive":
                 a.interactive = True
+                i += 1
+            elif w == "--shadows":
+                a.shadows = True
                 i += 1
             elif w == "--hashed" and i + 2 < len(argv):
                 a.hashed.append((argv[i + 1], argv[i + 2]))

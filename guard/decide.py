@@ -75,8 +75,25 @@ class FileTrust:
         return self.status in ("pinned", "os-package")
 
 
-def trust_file(ctx: Context, invoked: str, real: str | None) -> FileTrust:
-    """Judge one file on its own: pins first, then the OS package database."""
+def trust_file(
+    ctx: Context, invoked: str, real: str | None, provenance: bool | None = None
+) -> FileTrust:
+    """Judge one file on its own: pins first, then the OS package database.
+
+    ``provenance``: look up where a file outside the OS packages came from (pip, npm,
+    Homebrew; guard.provenance.lookup) — None: only when it is not trusted, so the allow path
+    pays nothing; True: always (`guard which`); False: never (only ``.trusted`` is wanted)."""
+    t = _judge_file(ctx, invoked, real)
+    if provenance is None:
+        provenance = not t.trusted
+    if provenance and t.provenance is None:
+        from guard.provenance.lookup import provenance_of
+
+        t.provenance = provenance_of(invoked, real, sha256=t.sha256)
+    return t
+
+
+def _judge_file(ctx: Context, invoked: str, real: str | None) -> FileTrust:
     limit = ctx.config.max_hash_bytes
     pin = ctx.allowlist.by_path(invoked)
     if real is None:
@@ -220,15 +237,17 @@ def _decide(
                 v.reason = Reason.INTERPRETER
                 v.culprit = link.invoked
                 via = " (found by env on PATH)" if link.via_env else ""
+                ip = it.provenance
+                iprov = f" [{ip.short()}]" if ip and ip.package else ""
                 v.message = (
                     f"{head} (interpreter): its interpreter {safe(link.invoked)}{via} is "
-                    f"{it.status}: {it.detail}"
+                    f"{it.status}{iprov}: {it.detail}"
                 )
                 return v
         v.reason = Reason.PINNED if t.status == "pinned" else Reason.OS_PACKAGE
         v.message = f"{head} ({v.reason}): {t.detail}"
         return v
-    prov = f" [{t.provenance.short()}]" if t.provenance else ""
+    prov = f" [{t.provenance.short()}]" if t.provenance and t.provenance.package else ""
     if t.status == "modified":
         v.reason = Reason.MODIFIED
         v.culprit = win.invoked
@@ -239,7 +258,7 @@ def _decide(
         v.message = f"{head} (unreadable): {t.detail}"
         return v
     for c in cands[1:]:
-        if c.error is None and trust_file(ctx, c.invoked, c.real).trusted:
+        if c.error is None and trust_file(ctx, c.invoked, c.real, provenance=False).trusted:
             v.reason = Reason.SHADOWING
             v.shadowed = c.invoked
             v.message = (

@@ -11,7 +11,7 @@ import time
 
 from guard.decide import Context, decide
 from guard.model import Mode, Reason
-from guard.textsafe import json_safe
+from guard.textsafe import SHELL_SAFE_BYTES, json_safe, quote_posix
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
 
@@ -20,32 +20,16 @@ if TYPE_CHECKING:
 
 STAMP_SLACK_NS = 20_000_000  # the stamp predates the check, so a racing write is "newer"
 STAMP_MAX_AGE_S = 86_400
-_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+,:@%=")
-
-
-def quote_posix(s: str) -> str:
-    """Quote for bash and zsh. ``$'…'`` with \\xNN keeps every byte exact (newlines, ESC,
-    non-UTF-8) and never lets one reach the terminal raw when the code is echoed."""
-    b = os.fsencode(s)
-    if b and all(c in _SAFE for c in b):
-        return s
-    out = []
-    for c in b:
-        if 0x20 <= c < 0x7F and c not in (0x27, 0x5C):
-            out.append(chr(c))
-        else:
-            out.append(f"\\x{c:02x}")
-    return "$'" + "".join(out) + "'"
 
 
 def quote_fish(s: str) -> str:
     """Quote for fish: unquoted words with \\xNN (ASCII) / \\XNN (raw byte) escapes."""
     b = os.fsencode(s)
-    if b and all(c in _SAFE and c not in b"%" for c in b):
+    if b and all(c in SHELL_SAFE_BYTES and c not in b"%" for c in b):
         return s
     out = []
     for c in b:
-        if c in _SAFE and c != ord("%"):
+        if c in SHELL_SAFE_BYTES and c != ord("%"):
             out.append(chr(c))
         elif c < 0x80:
             out.append(f"\\x{c:02x}")
@@ -177,3 +161,79 @@ def query(
         if own:
             ctx.close()
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _plainly_os_packaged(ctx: Context, invoked: str, path_env: str, cwd: str) -> bool:
+    """Cheap pre-check for the name list: an unpinned winner that the OS package DB owns, as
+    is every interpreter in its shebang chain, is taken as allowed without hashing it (hashing
+    all of /usr/bin costs seconds). The per-command check still verifies its content."""
+    from guard.resolve import interpreter_chain, real_path
+
+    osdb = ctx.osdb
+    if osdb is None or not ctx.config.trust_os_packages:
+        return False
+    real = real_path(invoked)[0]
+    if real is None or ctx.allowlist.by_path(invoked) or ctx.allowlist.by_real(real):
+        return False
+    if osdb.owner(real) is None:
+        return False
+    for link in interpreter_chain(real, path_env, cwd):
+        if link.real is not None and osdb.owner(link.real) is None:
+            return False
+    return True
+
+
+def shadows(shell: str, ctx: Context | None = None) -> str:
+    """For hooks that can only protect by name (fish scripts and `fish -c`, where no key press
+    can be intercepted): one ``__guard_shadow NAME`` per name whose PATH winner is not allowed,
+    then ``__guard_shadows STAMP WATCH...`` saying how long the list holds.
+
+    WATCH is every PATH directory (a file appearing, vanishing or being renamed changes one),
+    the config dir (allowlist/config) and what each pinned winner's verdict watches. Files that
+    are trusted as intact OS-package files are not watched one by one (there are thousands);
+    see docs/shell-fish.md for that residual risk."""
+    from guard.resolve import _is_runnable, path_entries
+
+    quote = QUOTERS[shell]
+    started = time.time_ns()
+    own = ctx is None
+    ctx = ctx or Context()
+    path_env = os.environ.get("PATH", "")
+    cwd = os.getcwd()
+    stamp = make_stamp(ctx.loc.stamps_dir, started)
+    lines = []
+    watch: list[str] = []
+    relative = False
+    try:
+        seen: set[str] = set()
+        for entry in path_entries(path_env):
+            relative = relative or not entry.startswith("/")
+            d = entry if entry.startswith("/") else os.path.join(cwd, entry)
+            watch.append(d)
+            try:
+                names = sorted(os.listdir(d))
+            except OSError:
+                continue
+            for name in names:
+                if name in seen or not _is_runnable(os.path.join(d, name)):
+                    continue
+                seen.add(name)
+                if _plainly_os_packaged(ctx, os.path.join(d, name), path_env, cwd):
+                    continue
+                v = decide(name, path_env, cwd, ctx=ctx)
+                if v.allowed:
+                    if v.reason == Reason.PINNED:
+                        watch.extend(v.watch)
+                    continue
+                if v.reason == Reason.NOT_FOUND:
+                    continue
+                lines.append("__guard_shadow " + quote(name))
+        watch.append(ctx.loc.config_dir)
+        wl = watch_list(watch)
+        ok = stamp is not None and not relative and not any(_has_control(p) for p in wl)
+        tail = [stamp, *wl] if ok and stamp else [""]
+        lines.append("__guard_shadows " + " ".join(quote(a) if a else "''" for a in tail))
+    finally:
+        if own:
+            ctx.close()
+    return "\n".join(lines) + "\n"

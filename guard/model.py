@@ -10,7 +10,7 @@ Python's start, and ``dataclasses`` alone costs ~8 ms to import (it pulls in ``i
 
 from __future__ import annotations
 
-from guard.textsafe import json_safe, safe
+from guard.textsafe import json_safe, quote_posix, safe
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
 
@@ -62,10 +62,22 @@ class Provenance:
         self.detail = detail or {}
 
     def short(self) -> str:
+        """One line for messages: ``pip:evilpkg 1.0 (entry point aws = evil.cli:main)``.
+
+        Escaped with safe(): names and entry points come from whoever built the package."""
         if self.kind == "unknown" or not self.package:
             return self.kind
         v = f" {self.version}" if self.version else ""
-        return f"{self.kind}:{self.package}{v}"
+        notes = []
+        d = self.detail
+        if d.get("entry_point"):
+            notes.append(f"entry point {d['entry_point']}")
+        elif d.get("bin"):
+            notes.append(f"bin {d['bin']}")
+        if self.kind == "pip" and self.digest_ok is False:
+            notes.append("changed since install: RECORD sha256 differs")
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        return safe(f"{self.kind}:{self.package}{v}{extra}")
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "package": self.package, "version": self.version}
@@ -144,7 +156,11 @@ class Verdict:
         target = self.culprit or self.path
         if target is None:
             return None
-        return f"guard trust {shell_quote(safe(target))}"
+        # Exact and terminal-safe: a name with control characters or raw bytes is written as
+        # $'…' (bash, zsh); anything printable keeps plain quoting that every shell reads.
+        if safe(target) == target:
+            return f"guard trust {shell_quote(target)}"
+        return f"guard trust {quote_posix(target)}"
 
     def to_json(self) -> dict[str, Any]:
         def j(v: str | None) -> str | None:

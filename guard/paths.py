@@ -72,7 +72,7 @@ def _xdg(var: str) -> str:
     """The XDG spec: an absolute value wins; a relative or empty one is ignored."""
     path = os.environ.get(var, "")
     if not path.startswith("/"):
-        path = _home() + _XDG_DEFAULTS[var][1:]
+        path = _home().rstrip("/") + _XDG_DEFAULTS[var][1:]  # HOME=/ or /h/: as platformdirs
     return os.path.join(path, APP)
 
 

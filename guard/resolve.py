@@ -29,8 +29,14 @@ def path_entries(path_env: str) -> list[str]:
     return [e if e else "." for e in path_env.split(":")]
 
 
-def _absolute(path: str, cwd: str) -> str:
-    return path if path.startswith("/") else os.path.join(cwd, path)
+def absolute(path: str, cwd: str) -> str:
+    """Make ``path`` absolute against ``cwd`` and drop "." components and repeated slashes.
+
+    Not os.path.normpath: folding "a/../b" lexically is wrong when "a" is a symlink, and the
+    kernel would resolve it through the link."""
+    p = path if path.startswith("/") else os.path.join(cwd, path)
+    parts = [c for c in p.split("/") if c not in ("", ".")]
+    return "/" + "/".join(parts)
 
 
 def _is_runnable(path: str) -> bool:
@@ -74,7 +80,7 @@ def symlink_hops(path: str, limit: int = 40) -> list[str]:
 def candidates(word: str, path_env: str, cwd: str) -> list[Candidate]:
     """Every file ``word`` could run, in the order the shell would try them."""
     if "/" in word:
-        p = _absolute(word, cwd)
+        p = absolute(word, cwd)
         if not os.path.lexists(p):
             return []
         real, err = real_path(p)
@@ -86,7 +92,7 @@ def candidates(word: str, path_env: str, cwd: str) -> list[Candidate]:
     out: list[Candidate] = []
     seen: set[str] = set()
     for entry in path_entries(path_env):
-        p = os.path.join(_absolute(entry, cwd), word)
+        p = os.path.join(absolute(entry, cwd), word)
         if p in seen:
             continue
         seen.add(p)
@@ -130,30 +136,61 @@ def read_shebang(real: str) -> Shebang | None:
 
 
 def env_target(args: list[str]) -> str | None:
-    """The command `env` would run given the single argument Linux passes from a #! line."""
-    if not args:
+    """The command `env` would run given the single argument Linux passes from a #! line.
+
+    GNU env parses that one argument as getopt does: without -S it is the command whole,
+    spaces and all (``#!/usr/bin/env node --flag`` runs a file named "node --flag"); -S,
+    --split-string=S (or an abbreviation such as --split=S) and -S inside a cluster (-vS,
+    -iSnode) split it. None when env would run no command from the line."""
+    if not args or not args[0]:
         return None
-    words = args[0].split()
+    arg = args[0]
+    if arg.startswith("--"):
+        name, eq, val = arg.partition("=")
+        return _env_command(val.split()) if eq and _long_opt(name, "split-string") else None
+    if arg.startswith("-") and arg != "-":
+        for j in range(1, len(arg)):
+            if arg[j] == "S":
+                return _env_command(arg[j + 1 :].split())
+            if arg[j] not in "iv0":
+                return None  # -u/-C take the rest as their argument; others are errors
+        return None
+    return None if arg == "-" or "=" in arg else arg
+
+
+def _long_opt(name: str, full: str) -> bool:
+    """getopt_long accepts any unambiguous prefix of a long option."""
+    return len(name) > 2 and full.startswith(name[2:])
+
+
+def _env_command(words: list[str]) -> str | None:
+    """The command in the argument list env's parser continues with after -S splits."""
     i = 0
-    while i < len(words):
+    while i < len(words) and words[i].startswith("-") and words[i] != "-":
         w = words[i]
-        if w in ("-S", "--split-string") or w.startswith("-S"):
-            rest = w[2:] if w.startswith("-S") and len(w) > 2 else None
-            if rest:
-                words[i : i + 1] = [rest]
-                continue
-            i += 1
-            continue
-        if w in ("-u", "--unset", "-C", "--chdir"):
-            i += 2
-            continue
+        i += 1
         if w == "--":
-            i += 1
             break
-        if w.startswith("-") or ("=" in w and not w.startswith("=")):
-            i += 1
+        if w.startswith("--"):
+            name, eq, val = w.partition("=")
+            if _long_opt(name, "split-string"):
+                if eq:
+                    words.insert(i, val)
+            elif not eq and (_long_opt(name, "unset") or _long_opt(name, "chdir")):
+                i += 1
             continue
-        return w
+        for j in range(1, len(w)):
+            if w[j] in "uCS":
+                if j < len(w) - 1:
+                    if w[j] == "S":
+                        words.insert(i, w[j + 1 :])
+                elif w[j] != "S":
+                    i += 1  # the option's argument is the next word
+                break
+    if i < len(words) and words[i] == "-":
+        i += 1
+    while i < len(words) and "=" in words[i]:
+        i += 1
     return words[i] if i < len(words) else None
 
 
@@ -186,7 +223,7 @@ def interpreter_chain(real: str, path_env: str, cwd: str) -> list[InterpreterLin
         sb = read_shebang(cur)
         if sb is None:
             break
-        interp = _absolute(sb.interpreter, cwd)
+        interp = absolute(sb.interpreter, cwd)
         ireal, err = real_path(interp)
         chain.append(InterpreterLink(invoked=interp, real=ireal, error=err))
         if ireal is None:
@@ -198,7 +235,7 @@ def interpreter_chain(real: str, path_env: str, cwd: str) -> list[InterpreterLin
                 dirs: list[str] = []
                 if "/" not in target:
                     for entry in path_entries(path_env):
-                        dirs.append(_absolute(entry, cwd))
+                        dirs.append(absolute(entry, cwd))
                         if cands and os.path.dirname(cands[0].invoked) == dirs[-1]:
                             break
                 if not cands:

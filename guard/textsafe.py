@@ -45,3 +45,23 @@ def json_safe(text: str) -> str:
         return "".join(
             f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text
         )
+
+
+SHELL_SAFE_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+,:@%="
+)
+
+
+def quote_posix(s: str) -> str:
+    """Quote for bash and zsh. ``$'…'`` with \\xNN keeps every byte exact (newlines, ESC,
+    non-UTF-8) and never lets one reach the terminal raw when the code is echoed."""
+    b = os.fsencode(s)
+    if b and all(c in SHELL_SAFE_BYTES for c in b):
+        return s
+    out = []
+    for c in b:
+        if 0x20 <= c < 0x7F and c not in (0x27, 0x5C):
+            out.append(chr(c))
+        else:
+            out.append(f"\\x{c:02x}")
+    return "$'" + "".join(out) + "'"

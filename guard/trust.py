@@ -9,7 +9,7 @@ from guard.allowlist import Pin, update_allowlist
 from guard.decide import Context, trust_file
 from guard.errors import GuardError
 from guard.hashing import HashError, digest_file
-from guard.resolve import candidates, real_path
+from guard.resolve import absolute, candidates, real_path
 from guard.textsafe import safe
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
@@ -29,7 +29,7 @@ class TrustTarget:
 def resolve_target(word: str, path_env: str, cwd: str) -> TrustTarget:
     """NAME means the file the shell would run now; anything with a slash is that path."""
     if "/" in word:
-        p = word if word.startswith("/") else os.path.normpath(os.path.join(cwd, word))
+        p = absolute(word, cwd)
         real, err = real_path(p)
         if real is None:
             raise GuardError(f"cannot trust {safe(p)}: {err}")
@@ -99,7 +99,7 @@ def untrust(ctx: Context, words: list[str], cwd: str) -> list[str]:
     doomed: list[str] = []
     for w in words:
         if "/" in w:
-            p = w if w.startswith("/") else os.path.normpath(os.path.join(cwd, w))
+            p = absolute(w, cwd)
             hit = [k for k, pin in ctx.allowlist.pins.items() if p in (k, pin.real)]
         else:
             hit = [k for k in ctx.allowlist.pins if os.path.basename(k) == w]

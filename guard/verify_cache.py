@@ -51,6 +51,8 @@ class VerifyCache:
             st = os.stat(real)
         except OSError as e:
             raise HashError(e.strerror or "cannot stat") from None
+        if st.st_size > limit:  # as digest_file would: a cache hit must not change the verdict
+            raise HashError(f"larger than max_hash_bytes ({limit} bytes)")
         key = stat_key(st)
         ck = cache_key(real, key)
         hit = self._load().get(ck)

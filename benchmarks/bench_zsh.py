@@ -1,0 +1,172 @@
+"""Benchmark the zsh hook: prints ratios measured side by side in one run.
+
+    /tmp/venv-zsh/bin/python benchmarks/bench_zsh.py [--rounds 5]
+
+1. 2,000 builtin-only commands: the hook vs an empty DEBUG trap (`trap ':' DEBUG`; the
+   cheapest DEBUG trap zsh has; a TRAPDEBUG function costs ~9 us more per command).
+2. 2,000 external commands already verified: the hook vs no hook (and vs the empty trap).
+3. Shell start (`zsh -c :`) with the hook sourced from .zshenv vs an empty .zshenv.
+4. First sighting of a new 10 MB executable: one `_query` round trip from the hook.
+Each figure is the best of --rounds runs; variants alternate within a round. Everything runs in
+a throwaway HOME/XDG sandbox, never the user's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ZSH = shutil.which("zsh")
+SYS = "/usr/bin:/bin"
+N = 2000
+
+
+def guard_argv() -> list[str]:
+    script = Path(sys.executable).parent / "guard"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "guard"]
+
+
+def sandbox(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_", "ZDOTDIR"))}
+    for d in ("home", "config", "data", "state", "cache"):
+        (root / d).mkdir()
+    env.update(
+        HOME=str(root / "home"),
+        XDG_CONFIG_HOME=str(root / "config"),
+        XDG_DATA_HOME=str(root / "data"),
+        XDG_STATE_HOME=str(root / "state"),
+        XDG_CACHE_HOME=str(root / "cache"),
+        PATH=SYS,
+        LC_ALL="C.UTF-8",
+    )
+    return env
+
+
+def zdot(root: Path, name: str, text: str) -> str:
+    d = root / name
+    d.mkdir()
+    (d / ".zshenv").write_text(text)
+    return str(d)
+
+
+def timed_script(env: dict[str, str], zd: str, body: str) -> float:
+    """Seconds the body took inside one zsh (measured by zsh itself, start-up excluded)."""
+    script = (
+        "zmodload zsh/datetime\n__b_s=$EPOCHREALTIME\n" + body + "\n"
+        "print -r -- __T $(( EPOCHREALTIME - __b_s )) >&2\n"
+    )
+    p = subprocess.run(
+        [ZSH, "-c", script],
+        env={**env, "ZDOTDIR": zd},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    tail = [ln for ln in p.stderr.splitlines() if ln.startswith("__T ")]
+    if p.returncode != 0 or not tail:
+        raise SystemExit(f"benchmark script failed ({p.returncode}): {p.stderr[-500:]}")
+    return float(tail[-1].split()[1])
+
+
+def builtin_body() -> str:
+    lines = []
+    for i in range(N // 4):
+        lines += [f"x={i}", f": arg {i}", f"[[ -n {i} ]]", f"print -r -- {i} >/dev/null"]
+    return "\n".join(lines)
+
+
+def external_body() -> str:
+    return "\n".join(["/usr/bin/true", "dirname / >/dev/null"] * (N // 2))
+
+
+def shell_start(env: dict[str, str], zd: str, n: int = 40) -> float:
+    t = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([ZSH, "-c", ":"], env={**env, "ZDOTDIR": zd}, check=True)
+    return (time.perf_counter() - t) / n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    a = ap.parse_args()
+    if ZSH is None:
+        print("zsh is not installed")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-zsh-") as tmp:
+        root = Path(tmp)
+        env = sandbox(root)
+        hook = root / "hook.zsh"
+        hook.write_bytes(
+            subprocess.run(
+                [*guard_argv(), "hook", "zsh"], env=env, check=True, capture_output=True
+            ).stdout
+        )
+        zd_none = zdot(root, "none", "")
+        zd_trap = zdot(root, "trap", "trap ':' DEBUG\n")
+        zd_hook = zdot(root, "hook", f"source {hook}\n")
+        # Verify the external commands once (and build the OS-package index) before timing.
+        timed_script(env, zd_hook, "/usr/bin/true; dirname / >/dev/null")
+        b, e, s = builtin_body(), external_body(), {}
+        best: dict[str, float] = {}
+        for _ in range(a.rounds):
+            for key, zd, body in (
+                ("b_trap", zd_trap, b),
+                ("b_hook", zd_hook, b),
+                ("b_none", zd_none, b),
+                ("e_none", zd_none, e),
+                ("e_trap", zd_trap, e),
+                ("e_hook", zd_hook, e),
+            ):
+                best[key] = min(best.get(key, 1e9), timed_script(env, zd, body))
+            for key, zd in (("s_none", zd_none), ("s_hook", zd_hook)):
+                s[key] = min(s.get(key, 1e9), shell_start(env, zd))
+        # 4. first sighting of a new 10 MB executable (GUARD_MODE=monitor so it runs).
+        big_dir = root / "bigbin"
+        big_dir.mkdir()
+        first = []
+        for i in range(3):
+            big = big_dir / f"big{i}"
+            with open(big, "wb") as f:
+                f.write(b"#!/bin/sh\nexit 0\n")
+                f.write(os.urandom(10 * 1024 * 1024))
+            big.chmod(0o755)
+            menv = {**env, "GUARD_MODE": "monitor", "PATH": f"{big_dir}:{SYS}"}
+            with_hook = timed_script(menv, zd_hook, f"big{i}")
+            without = timed_script(menv, zd_none, f"big{i}")
+            first.append(with_hook - without)
+    us = 1e6 / N
+    print(
+        f"zsh {subprocess.run([ZSH, '--version'], capture_output=True, text=True).stdout.strip()}"
+    )
+    print(
+        f"1. {N} builtin-only commands: hook {best['b_hook'] * us:.2f} us/cmd, empty DEBUG trap "
+        f"{best['b_trap'] * us:.2f} us/cmd, no trap {best['b_none'] * us:.2f} us/cmd -> "
+        f"ratio hook/empty-trap = {best['b_hook'] / best['b_trap']:.2f}x (target <= 3x)"
+    )
+    added = (best["e_hook"] - best["e_none"]) * us
+    print(
+        f"2. {N} verified external commands: hook {best['e_hook'] * us:.1f} us/cmd, no hook "
+        f"{best['e_none'] * us:.1f} us/cmd, empty trap {best['e_trap'] * us:.1f} us/cmd -> "
+        f"ratio hook/none = {best['e_hook'] / best['e_none']:.3f} (target <= 1.03), "
+        f"added {added:.1f} us/cmd (target <= 25 us)"
+    )
+    print(
+        f"3. shell start: with hook {s['s_hook'] * 1e3:.2f} ms, without {s['s_none'] * 1e3:.2f} "
+        f"ms -> +{(s['s_hook'] - s['s_none']) * 1e3:.2f} ms (target <= +5 ms)"
+    )
+    print(
+        f"4. first sighting of a new 10 MB executable: +{min(first) * 1e3:.1f} ms "
+        f"(best of 3; median {sorted(first)[1] * 1e3:.1f} ms; target <= 30 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

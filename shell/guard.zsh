@@ -1,0 +1,564 @@
+# guard.zsh: check every command's file before zsh runs it. Docs: docs/shell-zsh.md.
+#
+# Load with `eval "$(guard hook zsh)"` or `source "$(guard hook --path zsh)"`; both prepend
+# `__guard_bin=(/abs/python -I -m guard)`. Sourcing starts no process and no Python.
+#
+# How it works (zsh 5.9):
+# - A list trap on DEBUG runs before every sublist (DEBUG_BEFORE_CMD, on by default), also in
+#   functions, subshells, $( ), sourced files, eval, precmd hooks and widgets.
+#   $ZSH_DEBUG_CMD is the whole sublist (`a && b | c`), re-printed by zsh from its parse
+#   tree: aliases are already expanded and the layout is canonical.
+# - To stop the command, the trap sets ERR_EXIT: zshoptions(1) says ERR_EXIT set on leaving a
+#   DEBUG trap skips the command (zsh restores the option afterwards). The trap then does
+#   `return 126`: at the prompt this abandons the rest of the line and sets $? to 126; inside
+#   a function it returns 126 from it. Non-interactive shells exit 126 instead.
+# - Hot path, no fork: a sublist made only of builtins leaves the trap before any function
+#   call; an external command's cached `ok` stays valid while PATH is unchanged, the shell's
+#   hash-table entry is unchanged, and every WATCH path has the same inode and a ctime
+#   (zsh/stat, whole seconds) older than the answer's stamp.
+# - Python (`guard _query`) runs only for words with no valid cached answer, once per sublist.
+
+# Load once per shell; a second source only redefines the functions (harmless).
+typeset -g __guard_loaded=${__guard_loaded-0}
+
+# ---------------------------------------------------------------------------------------------
+# Reply handler: the query prints `__guard_put WORD ACTION STAMP MESSAGE [WATCH...]` lines.
+__guard_put() {
+  emulate -L zsh
+  local w=$1 act=$2 stamp=$3 msg=$4
+  shift 4
+  __guard_ract[$w]=$act
+  __guard_rmsg[$w]=$msg
+  [[ $act == ok && -n $stamp ]] || return 0
+  (( __guard_has_stat )) || return 0
+  local -a st ok miss ino ct
+  local p
+  builtin zstat -A st -F '%s%N' +mtime -- "$stamp" 2>/dev/null || return 0
+  for p in "$@"; do
+    if [[ -e $p ]]; then ok+=("$p"); else miss+=("$p"); fi
+  done
+  if (( $#ok )); then
+    builtin zstat -A ino +inode -- "${ok[@]}" 2>/dev/null || return 0
+    builtin zstat -A ct -F '%s%N' +ctime -- "${ok[@]}" 2>/dev/null || return 0
+    # Changed since the stamp (i.e. maybe during the check): not cacheable.
+    # (The newest ctime goes through a variable: inside (( )) the (On) flag is not applied.)
+    local newest=${${(On)ct}[1]}
+    (( newest < st[1] )) || return 0
+  fi
+  local k=${__guard_rkey[$w]-$w}
+  __guard_cst[$k]=${st[1]}
+  __guard_cpath[$k]=${(pj:\0:)ok}
+  __guard_cino[$k]=${(j: :)ino}
+  __guard_cmiss[$k]=${(pj:\0:)miss}
+  __guard_chash[$k]=${__guard_rhash[$w]-}
+}
+
+__guard_flush() {
+  __guard_cst=() __guard_cpath=() __guard_cino=() __guard_cmiss=() __guard_chash=()
+}
+
+# ---------------------------------------------------------------------------------------------
+# Parser: append the command words of sublist text $1 to __guard_out as KIND:WORD.
+# KIND c: zsh looks it up (function, builtin, hash table, PATH); e: `command`/`exec` (no
+# function); p: another program execs it from PATH (env, sudo, xargs, nohup, nice, timeout,
+# stdbuf, doas); b: `builtin` (only a builtin can run). Bodies of if/while/until/for/case/
+# select/repeat and function definitions are not collected: zsh fires the DEBUG trap for each
+# sublist inside them when (and only when) they run. { } and ( ) groups and $( ), ` `, <( ),
+# >( ), =( ) in words are collected too, so a non-interactive shell stops before it starts a
+# subshell (the subshell's own trap is the backstop).
+__guard_parse() {
+  emulate -L zsh
+  setopt extendedglob
+  local -a t stack heredoc
+  t=("${(@z)1}")
+  local n=$#t i=0 tok state=C kind=c wrap= wskip=0 skipd=0 fdef=0 top= d= bare=
+  local redir='(<|>|<<|>>|<>|>&|<&|&>|&>>|>>&|<<-|<<<|>\||>!|>>\||>>!|&>\||&>!|>&\||>&!|>>&\||>>&!|&>>\||&>>!)'
+  while (( ++i <= n )); do
+    tok=${t[i]}
+    # Heredoc bodies follow the line that opened them (zsh prints them after it).
+    if [[ $tok == ';' ]] && (( $#heredoc )); then
+      for d in "${heredoc[@]}"; do
+        while (( ++i <= n )) && [[ ${t[i]} != "$d" ]]; do :; done
+      done
+      heredoc=()
+      state=C kind=c wrap=
+      continue
+    fi
+    # Substitutions run as part of this sublist: collect their commands too.
+    if (( ! skipd )) && [[ $tok == *('$('|'`'|'<('|'>('|'=(')* ]]; then
+      __guard_subst "$tok"
+    fi
+    case $tok in
+      ('&&'|'||'|'|'|'|&'|';'|'&'|'&|'|'&!'|';;'|';&'|';|')
+        state=C kind=c wrap= wskip=0
+        continue ;;
+    esac
+    if [[ $state == R ]]; then state=$top; continue; fi
+    if [[ $tok == ([0-9]##|)${~redir} ]]; then
+      [[ $tok == *'<<'(|-) ]] && (( i < n )) && heredoc+=("${(Q)t[i+1]}")
+      top=$state state=R
+      continue
+    fi
+    if [[ $tok == '{'[[:alpha:]_][[:alnum:]_]#'}' && ${t[i+1]-} == ([0-9]##|)${~redir} ]]; then
+      continue  # {fd}>file
+    fi
+    if [[ $state == X ]]; then  # inside [[ ]]: only look for the end
+      [[ $tok == ']]' ]] && state=A
+      continue
+    fi
+    if [[ $state == H ]]; then  # for/select/repeat/case header
+      case $tok in
+        (do) state=C ;;
+        (in) [[ ${stack[-1]-} == esacs ]] && state=C ;;
+      esac
+      continue
+    fi
+    if [[ $state == A ]]; then  # arguments of a simple command
+      case $tok in
+        ('}'|')') ;;  # fall through to the closer handling below
+        (always) [[ ${t[i-1]} == '}' ]] && state=C; continue ;;
+        (*) continue ;;
+      esac
+    fi
+    # state C: command position
+    case $tok in
+      ('!'|time|nocorrect|noglob|coproc|then|else|elif|do|'-') state=C; continue ;;
+      ('{')
+        if (( fdef )); then fdef=0; stack+=('}f'); (( ++skipd )); else stack+=('}'); fi
+        state=C
+        continue ;;
+      ('(') stack+=(')'); continue ;;
+      ('}'|')'|fi|done|esac|']]')
+        if [[ ${stack[-1]-} == ${tok}(|f|s) ]]; then
+          [[ ${stack[-1]} == *[fs] || $tok == (fi|done|esac) ]] && (( --skipd ))
+          stack[-1]=()
+          state=A
+          [[ ${stack[-1]-} == esacs ]] && state=C
+        fi
+        continue ;;
+      (if) stack+=(fis); (( ++skipd )); continue ;;
+      (while|until) stack+=(dones); (( ++skipd )); continue ;;
+      (for|foreach|select|repeat) stack+=(dones); (( ++skipd )); state=H; continue ;;
+      (case) stack+=(esacs); (( ++skipd )); state=H; continue ;;
+      ('[[') state=X; continue ;;
+      ('(('*) state=A; continue ;;
+      ('()') fdef=1; continue ;;  # anonymous function: body runs later, trap fires inside
+      (function) fdef=1; state=F; continue ;;
+    esac
+    if [[ $state == F ]]; then continue; fi  # `function name...` until its {
+    if [[ ${t[i+1]-} == '()' ]]; then fdef=1; continue; fi  # name () { ... }
+    # Assignments before the command word.
+    if [[ -z $wrap && $tok == [[:alpha:]_][[:alnum:]_]#(\[*\])#(+|)=* ]]; then
+      if [[ $tok == *'=(' ]]; then
+        while (( ++i <= n )) && [[ ${t[i]} != ')' ]]; do :; done
+      fi
+      continue
+    fi
+    # Options and operands of a wrapper before the wrapped command.
+    if [[ -n $wrap ]]; then
+      if (( wskip > 0 )); then (( wskip-- )); continue; fi
+      if __guard_wrapopt "$wrap" "$tok"; then continue; fi
+      case $REPLY in
+        (stop) state=A wrap=; continue ;;
+        (skip1) wskip=1; continue ;;
+      esac
+    fi
+    (( skipd )) || __guard_out+=("$kind:$tok")
+    # Is this word itself a wrapper?
+    bare=${(Q)tok}
+    bare=${bare#\\}
+    wrap= kind=p state=C
+    case $bare in
+      (command) wrap=command kind=e ;;
+      (exec) wrap=exec kind=e ;;
+      (builtin) wrap=builtin kind=b ;;
+      (noglob|nocorrect|-) kind=c state=C ;;
+      (nohup|nice|env|sudo|doas|xargs|timeout|stdbuf) wrap=$bare ;;
+      (*) state=A kind=c ;;
+    esac
+    [[ $wrap == timeout ]] && __guard_tdur=1
+  done
+}
+
+# Wrapper option handling. Return 0: TOKEN is consumed (an option, an operand, VAR=value).
+# Return 1 with REPLY: `cmd` (TOKEN is the wrapped command), `stop` (nothing runs), `skip1`
+# (TOKEN is an option whose value is the next token).
+__guard_wrapopt() {
+  local w=$1 o=${(Q)2}
+  REPLY=cmd
+  if [[ $o == -- ]]; then return 0; fi
+  case $w in
+    (command)
+      [[ $o == -[pvV]## ]] || return 1
+      [[ $o == *[vV]* ]] && { REPLY=stop; return 1 }
+      return 0 ;;
+    (exec)
+      [[ $o == -a ]] && { REPLY=skip1; return 1 }
+      [[ $o == -[cl]## ]] && return 0
+      return 1 ;;
+    (builtin|nohup) return 1 ;;
+    (nice)
+      [[ $o == -n ]] && { REPLY=skip1; return 1 }
+      [[ $o == (-n*|-[0-9]*|--adjustment=*) ]] && return 0
+      return 1 ;;
+    (env)
+      [[ $o == (-u|-C|--unset|--chdir) ]] && { REPLY=skip1; return 1 }
+      [[ $o == (-|-[i0v]##|-u?*|-C?*|--unset=*|--chdir=*|--ignore-environment|--null|--debug) ]] && return 0
+      [[ $o == [[:alpha:]_][[:alnum:]_]#=* ]] && return 0
+      return 1 ;;
+    (sudo)
+      [[ $o == -[ugCDhprtTUR] ]] && { REPLY=skip1; return 1 }
+      [[ $o == -[eK]* || $o == --edit ]] && { REPLY=stop; return 1 }
+      [[ $o == -* ]] && return 0
+      [[ $o == [[:alpha:]_][[:alnum:]_]#=* ]] && return 0
+      return 1 ;;
+    (doas)
+      [[ $o == -[uC] ]] && { REPLY=skip1; return 1 }
+      [[ $o == -* ]] && return 0
+      return 1 ;;
+    (xargs)
+      [[ $o == -[adEILnPs] ]] && { REPLY=skip1; return 1 }
+      [[ $o == -* ]] && return 0
+      return 1 ;;
+    (timeout)
+      [[ $o == -[sk] ]] && { REPLY=skip1; return 1 }
+      [[ $o == -* ]] && return 0
+      if (( __guard_tdur )); then __guard_tdur=0; return 0; fi  # the DURATION
+      return 1 ;;
+    (stdbuf)
+      [[ $o == -[ioe] ]] && { REPLY=skip1; return 1 }
+      [[ $o == -* ]] && return 0
+      return 1 ;;
+  esac
+  return 1
+}
+
+# Collect the commands inside $( ), ` `, <( ), >( ), =( ) of one word.
+__guard_subst() {
+  emulate -L zsh
+  local s=$1 c q= iq=
+  local -i i=1 n=${#1} depth start
+  while (( i <= n )); do
+    c=${s[i]}
+    if [[ $q == "'" ]]; then [[ $c == "'" ]] && q=; (( i++ )); continue; fi
+    if [[ $c == '\' ]]; then (( i += 2 )); continue; fi
+    if [[ $c == "'" && -z $q ]]; then q="'"; (( i++ )); continue; fi
+    if [[ $c == '`' ]]; then
+      start=$(( i + 1 ))
+      (( i++ ))
+      while (( i <= n )) && [[ ${s[i]} != '`' ]]; do [[ ${s[i]} == '\' ]] && (( i++ )); (( i++ )); done
+      __guard_parse "${s[start,i-1]}"
+      (( i++ ))
+      continue
+    fi
+    if [[ $c == [\$\<\>=] && ${s[i+1]} == '(' && ${s[i+2]} != '(' ]]; then
+      start=$(( i + 2 )) depth=1 i=$(( i + 2 )) iq=
+      while (( i <= n )); do
+        c=${s[i]}
+        if [[ -n $iq ]]; then
+          [[ $c == '\' && $iq == '"' ]] && (( i++ ))
+          [[ $c == $iq ]] && iq=
+        elif [[ $c == '\' ]]; then (( i++ ))
+        elif [[ $c == [\"\'] ]]; then iq=$c
+        elif [[ $c == '(' ]]; then (( depth++ ))
+        elif [[ $c == ')' ]]; then (( --depth == 0 )) && break
+        fi
+        (( i++ ))
+      done
+      __guard_parse "${s[start,i-1]}"
+    fi
+    (( i++ ))
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Resolve a command word as the shell will: REPLY is the name or path. Status 0: resolved;
+# 1: dynamic, cannot be known before it runs; 2: runs nothing.
+__guard_resolve() {
+  local w=$1
+  shift
+  local -a __guard_args
+  __guard_args=("$@")
+  REPLY=
+  if (( ${+builtins[$w]} || ${+functions[$w]} )); then REPLY=$w; return 0; fi
+  if [[ $w != *[\$\`\*\?\[\{]* && $w != ('~'*|'='*) ]]; then
+    REPLY=${(Q)w}
+    return 0
+  fi
+  # Plain variables: $X ${X} "$X" "${X}" "$@" "${a[@]}" $1
+  local name quoted=0
+  if [[ $w == '"'*'"' ]]; then quoted=1 w=${w[2,-2]}; fi
+  if [[ $w == '$'([[:alpha:]_][[:alnum:]_]#|[0-9]##|'@'|'*') ]]; then
+    name=${w[2,-1]}
+  elif [[ $w == '${'([[:alpha:]_][[:alnum:]_]#|[0-9]##|'@'|'*')(|'[@]'|'[*]')'}' ]]; then
+    name=${${w[3,-2]}%\[?\]}
+  elif [[ $w == '~'* && $w != *[\$\`\*\?\[\{]* ]]; then
+    local head=${${w%%/*}#\~} tail=
+    [[ $w == */* ]] && tail=/${w#*/}
+    if [[ -z $head ]]; then REPLY=$HOME$tail; return 0; fi
+    if [[ -n ${nameddirs[$head]-} ]]; then REPLY=${nameddirs[$head]}$tail; return 0; fi
+    if [[ -n ${userdirs[$head]-} ]]; then REPLY=${userdirs[$head]}$tail; return 0; fi
+    return 1
+  elif [[ $w == '='[^/]## && $w != *[\$\`\*\?\[\{]* ]]; then
+    REPLY=${commands[${(Q)w[2,-1]}]-}
+    [[ -n $REPLY ]] && return 0
+    return 1
+  else
+    return 1
+  fi
+  local -a v
+  if [[ $name == [0-9]## ]]; then
+    v=("${(@)__guard_args[name]}")
+    (( name == 0 )) && return 1
+  elif [[ $name == [@*] ]]; then
+    v=("${__guard_args[@]}")
+  elif (( ${+parameters[$name]} )); then
+    v=("${(@P)name}")
+  else
+    v=()
+  fi
+  if (( __guard_sws && ! quoted )); then v=(${=v}); fi
+  (( quoted )) || v=(${v:#})
+  if (( ! $#v )); then
+    (( quoted )) && [[ $name != [@*] ]] && return 2  # "" : command not found, nothing runs
+    [[ $name == [@*] ]] && return 2
+    return 1  # unquoted empty: the next word would run; we cannot tell which
+  fi
+  REPLY=${v[1]}
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# The check, called from the DEBUG trap with the caller's positional parameters.
+# Status 0: run it; 1: block it (the trap skips it).
+__guard_debug() {
+  local sws=${options[shwordsplit]-off} posb=${options[posixbuiltins]-off}
+  emulate -L zsh
+  local cmd=$ZSH_DEBUG_CMD ent kind w word key h m allbuiltin=1
+  local -a __guard_out ask askk askh dyn ps ct
+  local -i __guard_sws=0 __guard_tdur=0 st
+  if (( ${+__guard_pm[$cmd]} )); then
+    [[ -n ${__guard_pm[$cmd]} ]] && __guard_out=("${(@ps:\0:)__guard_pm[$cmd]}")
+  else
+    setopt extendedglob
+    __guard_parse "$cmd"
+    unsetopt extendedglob
+    (( ${#__guard_pm} > 4000 )) && __guard_pm=()
+    __guard_pm[$cmd]=${(pj:\0:)__guard_out}
+  fi
+  if [[ $PATH != "$__guard_path" ]]; then
+    __guard_flush
+    __guard_path=$PATH __guard_relpath=0
+    [[ :$PATH: == *:[^/]* ]] && __guard_relpath=1
+  fi
+  for ent in "${__guard_out[@]}"; do
+    kind=${ent[1]} w=${ent[3,-1]}
+    [[ $kind == b ]] && continue
+    # Hot path: a plain word needs no expansion.
+    if [[ $w != *[^[:alnum:]/._+-]* && $w != [=~]* ]]; then
+      word=$w
+    else
+      [[ $sws == on ]] && __guard_sws=1
+      setopt extendedglob
+      __guard_resolve "$w" "$@"; st=$?
+      unsetopt extendedglob
+      (( st == 2 )) && continue
+      if (( st == 1 )); then allbuiltin=0; dyn+=("$w"); continue; fi
+      word=$REPLY
+      [[ $word == "$w" ]] || allbuiltin=0
+    fi
+    if [[ $word != */* ]]; then
+      if [[ $kind == c ]]; then
+        (( ${+builtins[$word]} )) && continue
+        (( ${+functions[$word]} )) && { allbuiltin=0; continue; }
+      elif [[ $kind == e ]] && (( ${+builtins[$word]} )); then
+        [[ $posb == on || $word == (command|exec|builtin) ]] && continue
+      fi
+    fi
+    allbuiltin=0
+    [[ -n $word ]] || continue
+    # The cache key: relative lookups depend on the directory.
+    key=$word h=
+    if [[ $word == */* ]]; then
+      [[ $word == /* ]] || key=$PWD/$word
+    else
+      (( __guard_relpath )) && key=$PWD//$word
+      [[ $kind == p ]] || h=${commands[$word]-}
+    fi
+    # Valid cached `ok`? Same hash-table entry, same inodes, nothing changed since the stamp,
+    # and every path that was missing is still missing.
+    if (( ${+__guard_cst[$key]} )) && [[ ${__guard_chash[$key]} == "$h" ]]; then
+      st=1
+      if [[ -n ${__guard_cpath[$key]} ]]; then
+        ps=("${(@ps:\0:)__guard_cpath[$key]}")
+        builtin zstat -A ct +inode -- "${ps[@]}" 2>/dev/null &&
+          [[ "${ct[*]}" == "${__guard_cino[$key]}" ]] &&
+          builtin zstat -A ct +ctime -- "${ps[@]}" 2>/dev/null || st=0
+        if (( st )); then
+          # Whole seconds first; a ctime in the stamp's own second needs nanoseconds.
+          m=${${(On)ct}[1]}
+          if (( m >= ${__guard_cst[$key][1,-10]} )); then
+            builtin zstat -A ct -F '%s%N' +ctime -- "${ps[@]}" 2>/dev/null || st=0
+            m=${${(On)ct}[1]}
+            (( st && m < __guard_cst[$key] )) || st=0
+          fi
+        fi
+      fi
+      if (( st )) && [[ -n ${__guard_cmiss[$key]} ]]; then
+        for m in "${(@ps:\0:)__guard_cmiss[$key]}"; do
+          [[ -e $m || -L $m ]] && { st=0; break; }
+        done
+      fi
+      (( st )) && continue
+    fi
+    ask+=("$word") askk+=("$key") askh+=("$h")
+  done
+  # Only builtins and syntax: the trap's inline test answers this text from now on.
+  if (( allbuiltin )); then
+    (( ${#__guard_memo} > 4000 )) && __guard_memo=()
+    __guard_memo[$cmd]=1
+  fi
+  local mode=${GUARD_MODE:-block} rc=0
+  local interactive=0
+  [[ -o interactive ]] && interactive=1
+  # A command word whose value only exists once it runs ($(...), `...`, globs, ...).
+  for w in "${dyn[@]}"; do
+    case $mode in
+      (monitor) ;;
+      (warn) print -ru2 -- "guard: warning: would block dynamic command word ${(q+)w}: it cannot be checked before it runs" ;;
+      (*) print -ru2 -- "guard: blocked dynamic command word ${(q+)w}: it cannot be checked before it runs; use a plain name or path"
+          rc=1 ;;
+    esac
+  done
+  (( rc )) && { __guard_deny; return 1; }
+  (( $#ask )) || return 0
+  # Ask Python once for every uncached word of this sublist.
+  local out qs
+  local -a q hashed
+  local -A __guard_rkey __guard_rhash __guard_ract __guard_rmsg
+  for (( st = 1; st <= $#ask; st++ )); do
+    __guard_rkey[${ask[st]}]=${askk[st]}
+    __guard_rhash[${ask[st]}]=${askh[st]}
+    [[ -n ${askh[st]} ]] && hashed+=(--hashed "${ask[st]}" "${askh[st]}")
+  done
+  ask=("${(@u)ask}")
+  q=(_query --shell zsh)
+  (( interactive )) && q+=(--interactive)
+  if (( ${+__guard_bin} )) && [[ -x ${__guard_bin[1]-} ]]; then
+    # In the subshell only: export PATH and GUARD_MODE as the shell sees them.
+    out=$(builtin export PATH; (( ${+GUARD_MODE} )) && builtin export GUARD_MODE
+      (( __guard_warned )) && builtin exec 2>/dev/null
+      builtin exec "${__guard_bin[@]}" "${q[@]}" "${hashed[@]}" -- "${ask[@]}"); qs=$?
+  else
+    qs=127
+  fi
+  if (( qs == 0 )) && [[ -n $out ]]; then
+    { builtin eval "$out" } 2>/dev/null || qs=2
+  fi
+  (( qs == 0 )) || { __guard_unavailable $qs; return $?; }
+  local act msg
+  for w in "${ask[@]}"; do
+    act=${__guard_ract[$w]-} msg=${__guard_rmsg[$w]-}
+    case $act in
+      (ok|monitor) ;;
+      (warn) print -ru2 -- "$msg" ;;
+      (ask)
+        print -ru2 -- "$msg"
+        if (( interactive && ! ${+WIDGET} )) && [[ -t 2 ]] && __guard_yes; then
+          print -u2
+          PATH=$PATH "${__guard_bin[@]}" trust -- "$w" || rc=1
+        else
+          print -u2
+          rc=1
+        fi ;;
+      (block) print -ru2 -- "$msg"; rc=1 ;;
+      (*) __guard_unavailable 2; return $? ;;
+    esac
+  done
+  (( rc )) && { __guard_deny; return 1; }
+  return 0
+}
+
+# `trust and run? [y/N]` on the terminal (/dev/tty, else a terminal on stdin). Only y/Y is yes.
+__guard_yes() {
+  if { : </dev/tty } 2>/dev/null; then
+    builtin read -q "?trust and run? [y/N] " </dev/tty 2>/dev/tty
+  elif [[ -t 0 ]]; then
+    builtin read -q "?trust and run? [y/N] "
+  else
+    return 1
+  fi
+}
+
+# A blocked command: a non-interactive shell stops with 126 (zsh would run the next line).
+__guard_deny() {
+  [[ -o interactive ]] || builtin exit 126
+}
+
+# guard did not answer (missing, broken Python, unreadable allowlist). Interactive shells
+# keep working and warn once per prompt; scripts fail closed unless GUARD_MODE says otherwise.
+__guard_unavailable() {
+  local why="exit status $1"
+  (( $1 == 127 )) && why="guard is not installed where the hook expects it"
+  if [[ -o interactive ]]; then
+    if (( ! __guard_warned )); then
+      print -ru2 -- "guard: cannot check commands ($why); running them unchecked"
+      __guard_warned=1
+    fi
+    return 0
+  fi
+  case ${GUARD_MODE-} in
+    (warn) print -ru2 -- "guard: cannot check commands ($why); running unchecked"; return 0 ;;
+    (monitor) return 0 ;;
+  esac
+  print -ru2 -- "guard: cannot check commands ($why); stopping (set GUARD_MODE=warn to run anyway)"
+  builtin exit 126
+}
+
+__guard_precmd() { __guard_warned=0 }
+
+# ---------------------------------------------------------------------------------------------
+() {
+  emulate -L zsh
+  zmodload zsh/parameter 2>/dev/null
+  typeset -gi __guard_has_stat=0 __guard_warned=0 __guard_relpath=0
+  zmodload -F zsh/stat b:zstat 2>/dev/null && __guard_has_stat=1
+  typeset -gA __guard_pm __guard_memo __guard_cst __guard_cpath __guard_cino __guard_cmiss \
+    __guard_chash
+  typeset -g __guard_path=$PATH
+  # Builtins that run nothing themselves: the trap's inline test lets them through unparsed.
+  typeset -gA __guard_fast
+  local b
+  for b in ${(k)builtins}; do __guard_fast[$b]=1; done
+  for b in command exec builtin eval source . noglob nocorrect - emulate fc r sched zpty \
+    coproc trap autoload functions zle zmodload enable disable hash rehash unhash alias \
+    unalias setopt unsetopt set typeset local declare export readonly integer float \
+    unfunction exit return logout bye ttyctl; do
+    unset "__guard_fast[$b]"
+  done
+  if (( ! __guard_loaded )); then
+    __guard_loaded=1
+    (( ${precmd_functions[(I)__guard_precmd]} )) || precmd_functions+=(__guard_precmd)
+    # Keep a DEBUG trap that is already set: run it first, as it ran before.
+    local prev=
+    if (( ${+functions[TRAPDEBUG]} )); then
+      functions[__guard_prev_debug]=$functions[TRAPDEBUG]
+      prev='__guard_prev_debug "$@"; '
+    else
+      local line
+      for line in ${(f)"$(builtin trap 2>/dev/null)"}; do
+        if [[ $line == 'trap -- '*' DEBUG' ]]; then
+          typeset -g __guard_prev_trap=${(Q)${${line#trap -- }% DEBUG}}
+          prev='builtin eval "$__guard_prev_trap"; '
+        fi
+      done
+    fi
+    setopt nolocaltraps  # emulate -L set LOCAL_TRAPS: the trap must outlive this function
+    # The inline part is the hot path for builtins: no function call, no option change.
+    # Inline, without options of its own (it runs in the user's context), so only basic
+    # patterns: a sublist with no | & ; ( ) { } ` or newline whose first word is a builtin
+    # that runs nothing, or `[[`, or a lone NAME=value; else a sublist already seen to hold
+    # only builtins; else the full check.
+    builtin trap "${prev}"'[[ $ZSH_DEBUG_CMD != *[\|\&\;\(\)\{\}\`$'\''\n'\'']* && ( -n ${__guard_fast[${ZSH_DEBUG_CMD%% *}]-} && -n ${builtins[${ZSH_DEBUG_CMD%% *}]-} || ${ZSH_DEBUG_CMD%% *} == "[[" || $ZSH_DEBUG_CMD == [[:alpha:]_]*=* && ${ZSH_DEBUG_CMD%%=*} != *[^[:alnum:]_]* && ${ZSH_DEBUG_CMD% } != *[[:space:]]* ) ]] || [[ -n ${__guard_memo[$ZSH_DEBUG_CMD]-} ]] || __guard_debug "$@" || { builtin setopt errexit; builtin return 126 }' DEBUG
+  fi
+}
