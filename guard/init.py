@@ -48,16 +48,20 @@ class Baseline:
 
 def build(ctx: Context, path_env: str, cwd: str, progress: Progress | None = None) -> Baseline:
     """Classify every executable on PATH. Verdicts per file come from guard.decide.trust_file."""
-    scan = Scan(ctx, path_env, cwd, progress=progress)
     b = Baseline()
+    absolute = []
+    for entry in path_env.split(":") if path_env else []:
+        if entry.startswith("/"):
+            absolute.append(entry)
+        else:  # `guard audit` reports these (path.dot, path.relative, …)
+            b.skipped.append((entry, "relative entry (follows the current directory)"))
+    scan = Scan(ctx, ":".join(absolute), cwd, progress=progress)
     for d in scan.path_dirs:
-        if not d.entry.startswith("/"):
-            b.skipped.append((d.entry, "relative entry (follows the current directory)"))
-        elif not d.is_dir:
+        if not d.is_dir:
             b.skipped.append((d.entry, "does not exist" if not d.exists else "not a directory"))
         elif d.duplicate_of is None:
             b.dirs.append(d.path)
-    scanned = [d for d in scan.path_dirs if d.path in b.dirs and d.duplicate_of is None]
+    scanned = [d for d in scan.path_dirs if d.is_dir and d.duplicate_of is None]
     exes = [x for d in scanned for x in d.exes.values()]
     b.total = len(exes)
     by_name: dict[str, list[Exe]] = {}

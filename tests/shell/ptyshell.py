@@ -15,6 +15,14 @@ from typing import Optional
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>()][0-9A-B]?|\r")
 
 
+def _take_ctty() -> None:
+    """In the child, after setsid(): adopt stdin (the pty) as the controlling terminal."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class PtyShell:
     """A shell process on a pty. ``run(line)`` types a line and returns what was printed up to
     a unique marker that the test's own follow-up command echoes."""
@@ -25,7 +33,10 @@ class PtyShell:
         env: dict[str, str],
         cwd: Optional[str] = None,
         timeout: float = 20.0,
+        ctty: bool = False,
     ) -> None:
+        """``ctty``: make the pty the shell's controlling terminal (fish refuses to run
+        interactively without one)."""
         self.timeout = timeout
         master, slave = pty.openpty()
         self.proc = subprocess.Popen(
@@ -37,6 +48,7 @@ class PtyShell:
             cwd=cwd,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=_take_ctty if ctty else None,
         )
         os.close(slave)
         self.fd = master
