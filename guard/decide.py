@@ -15,6 +15,7 @@ from guard.hashing import HashError
 from guard.model import Reason, Verdict
 from guard.paths import locations
 from guard.resolve import candidates, interpreter_chain, path_entries, symlink_hops
+from guard.system import load_policy
 from guard.textsafe import safe
 from guard.verify_cache import VerifyCache
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from guard.config import Config
     from guard.model import Candidate, Provenance
     from guard.paths import Locations
+    from guard.system import Policy
 
 
 class Context:
@@ -33,10 +35,35 @@ class Context:
     def __init__(self, loc: Locations | None = None) -> None:
         self.loc = loc or locations()
         self.config: Config = load_config(self.loc)
-        self.allowlist: Allowlist = load_allowlist(self.loc)
+        # The root-owned system policy (guard.system) tightens the config and may replace or
+        # override the user's pins; None when the machine has none.
+        self.policy: Policy | None = load_policy(self.loc)
+        # GUARD_LOCK (set by guard-bash; docs/ci.md): a guard.lock whose pins take the place
+        # of the user's allowlist, so a CI job trusts what the repository reviewed, not what a
+        # runner happens to have pinned. The system policy still applies on top of it.
+        self.lock_file: str | None = os.environ.get("GUARD_LOCK") or None
+        if self.policy is None:
+            self.allowlist: Allowlist = self._user_allowlist()
+        else:
+            mine = None
+            if self.policy.allow_user_trust or self.lock_file is not None:
+                mine = self._user_allowlist()  # a lock still counts for trust_os_packages
+            self.allowlist = self.policy.apply(
+                self.config, mine if self.policy.allow_user_trust else None
+            )
         self.cache = VerifyCache(self.loc.verify_cache_file)
         self._osdb: object = None
         self._osdb_loaded = False
+
+    def _user_allowlist(self) -> Allowlist:
+        if self.lock_file is None:
+            return load_allowlist(self.loc)
+        from guard.lockfile import load_lock_allowlist
+
+        pins, trust_os = load_lock_allowlist(self.lock_file, self.loc)
+        if trust_os is False:
+            self.config.trust_os_packages = False
+        return pins
 
     @property
     def osdb(self):  # -> Optional[OsPackageDB]
@@ -202,6 +229,10 @@ def _decide(
     win = cands[0]
     head = f"{name} → {safe(win.invoked)}"
     watch = _watch_for(word, win, path_env, cwd, ctx.loc)
+    if ctx.policy is not None:
+        watch.extend(ctx.policy.watch)
+    if ctx.lock_file is not None:
+        watch.append(ctx.lock_file)
     if win.error is not None:
         reason = Reason.NOT_FOUND if "/" in word and win.real is None else Reason.UNREADABLE
         return Verdict(

@@ -97,8 +97,18 @@ def render_block_line(v: Verdict, action: str) -> str:
         action, "blocked"
     )
     fix = v.trust_command()
+    if fix and os.environ.get("GUARD_LOCK"):
+        fix = lock_fix(v.word)  # under a lock (guard-bash) `guard trust` would not help
     tail = f"; to allow: {fix}" if fix else ""
     return f"guard: {verb} {v.message}{tail}"
+
+
+def lock_fix(word: str) -> str:
+    """The fix when GUARD_LOCK is the trust source: re-pin the name in guard.lock."""
+    plain = all(c.isascii() and (c.isalnum() or c in "._+-") for c in word)
+    if word and plain and not word.startswith("-"):
+        return f"guard lock {word} on the runner, review, commit guard.lock"
+    return "pin it in guard.lock (docs/ci.md)"
 
 
 def action_for(v: Verdict, mode: str, interactive: bool, may_ask: bool) -> str:
@@ -229,6 +239,8 @@ def shadows(shell: str, ctx: Context | None = None) -> str:
                     continue
                 lines.append("__guard_shadow " + quote(name))
         watch.append(ctx.loc.config_dir)
+        if ctx.policy is not None:
+            watch.extend(ctx.policy.watch)
         wl = watch_list(watch)
         ok = stamp is not None and not relative and not any(_has_control(p) for p in wl)
         tail = [stamp, *wl] if ok and stamp else [""]

@@ -17,6 +17,8 @@ sorted by name, so regenerating an unchanged machine rewrites identical bytes)::
         - {path: /usr/bin/env, real: /usr/bin/env, sha256: …}
         used_in: [.github/workflows/ci.yml]   # where discovery saw it (absent for named tools)
 
+An optional top-level ``trust_os_packages: false`` (written by hand, kept by ``guard lock``)
+makes the lock the only trust source where it is enforced (``GUARD_LOCK``, guard-bash).
 A path that is not UTF-8 is stored as YAML ``!!binary`` bytes, as in the allowlist.
 """
 
@@ -32,10 +34,14 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms 
 if TYPE_CHECKING:
     from typing import Any
 
-    from guard.allowlist import Allowlist
+    from guard.allowlist import Allowlist, Pin
     from guard.decide import Context
+    from guard.paths import Locations
 
 LOCK_FILE = "guard.lock"
+# A guard.lock whose pins replace the user's allowlist in every decision (guard-bash sets it;
+# guard.decide.Context reads it). Must be an absolute path.
+LOCK_ENV = "GUARD_LOCK"
 VERSION = 1
 MAX_LOCK_BYTES = 16 << 20
 _HEX = frozenset("0123456789abcdef")
@@ -88,8 +94,12 @@ class LockEntry:
 
 
 class Lock:
-    def __init__(self, tools: dict[str, LockEntry] | None = None) -> None:
+    def __init__(
+        self, tools: dict[str, LockEntry] | None = None, trust_os_packages: bool | None = None
+    ) -> None:
         self.tools: dict[str, LockEntry] = tools if tools is not None else {}
+        # False: where the lock is enforced, OS-package files are not trusted on their own.
+        self.trust_os_packages = trust_os_packages
 
     def to_allowlist(self) -> Allowlist:
         """The lock as an allowlist (every locked file and interpreter pinned), for surfaces
@@ -174,8 +184,12 @@ def dump(lock: Lock) -> bytes:
         if e.used_in:
             d["used_in"] = sorted(e.used_in)
         tools[name] = d
+    top: dict[str, Any] = {"version": VERSION}
+    if lock.trust_os_packages is not None:
+        top["trust_os_packages"] = lock.trust_os_packages
+    top["tools"] = tools
     body = yaml.dump(
-        {"version": VERSION, "tools": tools},
+        top,
         Dumper=dumper,
         sort_keys=False,
         allow_unicode=True,
@@ -262,13 +276,16 @@ def validate(path: str, doc: Any) -> Lock:
             f"{f}: lock version {safe(repr(version))} is not supported by this guard "
             f"(it reads version {VERSION})"
         )
-    unknown = sorted(str(k) for k in set(doc) - {"version", "tools"})
+    unknown = sorted(str(k) for k in set(doc) - {"version", "tools", "trust_os_packages"})
     if unknown:
         raise ConfigError(f"{f}: unknown key {safe(unknown[0])!r}")
     tools = doc.get("tools") or {}
     if not isinstance(tools, dict):
         raise ConfigError(f"{f}: 'tools' must be a mapping of command name to its pin")
-    lock = Lock()
+    trust_os = doc.get("trust_os_packages")
+    if trust_os is not None and not isinstance(trust_os, bool):
+        raise ConfigError(f"{f}: trust_os_packages must be true or false")
+    lock = Lock(trust_os_packages=trust_os)
     for name, e in tools.items():
         if not isinstance(name, str) or not name or "/" in name:
             raise ConfigError(f"{f}: tool name {safe(repr(name))} is not a command name")
@@ -302,9 +319,13 @@ def validate(path: str, doc: Any) -> Lock:
 
 def read_lock(path: str) -> Lock:
     """Load and validate; a missing, unreadable or malformed lock raises with a clear line."""
+    return parse_lock(path, _read(path))
+
+
+def parse_lock(path: str, data: bytes) -> Lock:
+    """Validate a lock's bytes (``path`` names it in errors)."""
     from guard.yamlstore import parse_yaml
 
-    data = _read(path)
     try:
         doc = parse_yaml(path, data)
     except ConfigError as e:
@@ -312,6 +333,39 @@ def read_lock(path: str) -> Lock:
     if doc is None:
         raise ConfigError(f"{safe(path)}: empty; regenerate it with `guard lock`")
     return validate(path, doc)
+
+
+def load_lock_allowlist(path: str, loc: Locations) -> tuple[Allowlist, bool | None]:
+    """The lock named by ``GUARD_LOCK`` as (allowlist, its trust_os_packages), for every check.
+
+    Checks run this on every query, so the validated pins are kept in a compact index keyed by
+    the lock's fingerprint (as the allowlist is) and YAML is parsed only when the lock changed.
+    A missing, relative or malformed lock is a ConfigError: where a lock is required, nothing
+    may run unchecked against a different trust source."""
+    from guard.allowlist import Allowlist, _decode, _encode
+    from guard.yamlstore import load_indexed
+
+    where = f"{LOCK_ENV}={safe(path)}"
+    if not path.startswith("/"):
+        raise ConfigError(f"{where}: must be an absolute path")
+
+    def build(p: str, doc: Any) -> tuple[list[Pin], bool | None]:
+        if doc is None:
+            raise ConfigError(f"{safe(p)}: empty; regenerate it with `guard lock`")
+        lock = validate(p, doc)
+        return list(lock.to_allowlist().pins.values()), lock.trust_os_packages
+
+    def encode(v: tuple[list[Pin], bool | None]) -> bytes:
+        return {None: b"-", True: b"1", False: b"0"}[v[1]] + _encode(v[0])
+
+    def decode(blob: bytes) -> tuple[list[Pin], bool | None]:
+        return _decode(blob[1:]), {b"-": None, b"1": True, b"0": False}[blob[:1]]
+
+    got, fp = load_indexed(path, loc.index_file("lock"), build, encode, decode)
+    if got is None:
+        raise ConfigError(f"{where}: no such file")
+    pins, trust_os = got
+    return Allowlist({p.path: p for p in pins}, f"lock:{fp}"), trust_os
 
 
 # --- verifying ---------------------------------------------------------------------------
@@ -473,7 +527,9 @@ def build_lock(
     discovery finds under ``root`` into a fresh lock. A named tool that cannot be pinned is an
     error (nothing is written); a discovered one is skipped with its reason."""
     if names:
-        built = Built(Lock(dict(existing.tools) if existing else {}))
+        built = Built(
+            Lock(dict(existing.tools), existing.trust_os_packages) if existing else Lock()
+        )
         failed = []
         for name in dict.fromkeys(names):
             try:
@@ -493,7 +549,7 @@ def build_lock(
     from guard.discover import discover
 
     found = discover(root)
-    built = Built(Lock())
+    built = Built(Lock(trust_os_packages=existing.trust_os_packages if existing else None))
     built.problems = found.problems
     built.sources = found.sources
     for word in sorted(found.tools):

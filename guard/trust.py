@@ -78,12 +78,31 @@ def dir_targets(directory: str, cwd: str) -> list[TrustTarget]:
     return out
 
 
+def _refuse_system_pinned(ctx: Context, targets: list[TrustTarget]) -> None:
+    """A user pin never counts for a file the system policy pins: say so instead of writing
+    one that would be silently ignored."""
+    if ctx.policy is None:
+        return
+    from guard.system import forbid_user_trust
+
+    forbid_user_trust(ctx.loc)
+    for t in targets:
+        pin = ctx.policy.claim(t.invoked, t.real)
+        if pin is not None:
+            raise GuardError(
+                f"cannot trust {safe(t.invoked)}: the system policy pins it in "
+                f"{safe(ctx.policy.pin_files.get(pin.path, ctx.policy.pins_dir))}, and a system "
+                f"pin wins over yours; ask an administrator to update it"
+            )
+
+
 def trust(
     ctx: Context,
     targets: list[TrustTarget],
     note: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Pin]:
+    _refuse_system_pinned(ctx, targets)
     pins = []
     for i, t in enumerate(targets):
         pins.append(make_pin(ctx, t, note))
@@ -96,14 +115,36 @@ def trust(
 def untrust(ctx: Context, words: list[str], cwd: str) -> list[str]:
     """Remove pins: a path removes that pin (or pins of that real file); a name, every pin
     whose file has that name."""
+    from guard.allowlist import load_allowlist
+
+    if ctx.policy is not None:
+        from guard.system import forbid_user_trust
+
+        forbid_user_trust(ctx.loc)
+    # The user's own pins: ctx.allowlist also holds the system policy's, which only root edits.
+    # With GUARD_LOCK, ctx.allowlist is the lock's (docs/ci.md): read the user's own file.
+    mine = (
+        ctx.allowlist.pins
+        if ctx.policy is None and ctx.lock_file is None
+        else load_allowlist(ctx.loc).pins
+    )
+
+    def matches(w: str, key: str, pin: Pin) -> bool:
+        if "/" in w:
+            return absolute(w, cwd) in (key, pin.real)
+        return os.path.basename(key) == w
+
     doomed: list[str] = []
     for w in words:
-        if "/" in w:
-            p = absolute(w, cwd)
-            hit = [k for k, pin in ctx.allowlist.pins.items() if p in (k, pin.real)]
-        else:
-            hit = [k for k in ctx.allowlist.pins if os.path.basename(k) == w]
+        hit = [k for k, pin in mine.items() if matches(w, k, pin)]
         if not hit:
+            for k, pin in (ctx.policy.pins if ctx.policy is not None else {}).items():
+                if matches(w, k, pin):
+                    raise GuardError(
+                        f"{safe(w)} is pinned by the system policy "
+                        f"({safe(ctx.policy.pin_files.get(k, ctx.policy.pins_dir))}); only an "
+                        f"administrator can remove that pin"
+                    )
             raise GuardError(f"nothing pinned for {safe(w)}")
         doomed.extend(hit)
     update_allowlist(ctx.loc, add=[], remove=doomed)
