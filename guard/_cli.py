@@ -38,6 +38,16 @@ EPILOG = {
 """,
     "list": "examples:\n  guard list\n  guard list --json | jq '.[].path'\n",
     "status": "examples:\n  guard status\n  guard status --json\n",
+    "recover": """Restores allowlist.yaml from allowlist.yaml.bak (the copy every write keeps) when
+the allowlist is missing, cut short or not valid. The unusable file is kept as
+allowlist.yaml.corrupt-TIMESTAMP; nothing is overwritten without a copy. Does nothing when the
+allowlist is fine. Docs: docs/reliability.md.
+
+exit status: 0 restored or nothing to do, 2 nothing good to restore from.
+
+examples:
+  guard recover
+""",
     "hook": """examples:
   eval "$(guard hook bash)"        # in ~/.bashrc
   eval "$(guard hook zsh)"         # in ~/.zshrc
@@ -244,30 +254,51 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_status(a: argparse.Namespace) -> int:
-    from guard.allowlist import load_allowlist
-    from guard.config import load_config
-    from guard.paths import locations
+    from guard.decide import Context
+    from guard.system import locate
+    from guard.textsafe import safe
 
-    loc = locations()
-    cfg = load_config(loc)
-    al = load_allowlist(loc)
-    info = {
+    ctx = Context()
+    loc, cfg, pol = ctx.loc, ctx.config, ctx.policy
+    info: dict[str, Any] = {
         "version": __version__,
         "mode": cfg.mode,
         "mode_source": cfg.source,
         "trust_os_packages": cfg.trust_os_packages,
         "config": str(loc.config_file),
         "allowlist": str(loc.allowlist_file),
-        "pins": len(al.pins),
+        "pins": len(ctx.allowlist.pins) - (len(pol.pins) if pol else 0),  # user pins in effect
         "cache": str(loc.cache_dir),
         "events": str(loc.events_file),
+        "policy": pol.describe() if pol else None,
     }
+    note = locate()[1]
+    if note:
+        info["policy_note"] = note
     if a.json:
         _json(info)
+        return EXIT_ALLOW
+    if pol is not None:
+        floor = pol.mode_floor or "none"
+        users = "yes" if pol.allow_user_trust else "no (only the system allowlist counts)"
+        info["policy"] = safe(pol.dir)
+        info["mode_floor"] = floor
+        info["user_trust"] = users
+        info["system_pins"] = len(pol.pins)
     else:
-        width = max(len(k) for k in info)
-        for k, val in info.items():
-            _out(f"{k.replace('_', ' '):<{width}}  {val}")
+        info["policy"] = "none"
+    width = max(len(k) for k in info)
+    for k, val in info.items():
+        _out(f"{k.replace('_', ' '):<{width}}  {val}")
+    return EXIT_ALLOW
+
+
+def cmd_recover(a: argparse.Namespace) -> int:
+    from guard.paths import locations
+    from guard.recover import recover
+
+    for line in recover(locations()):
+        _err(f"guard: {line}")
     return EXIT_ALLOW
 
 
@@ -438,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("status", "where guard keeps things, the mode, counts", cmd_status)
     sp.add_argument("--json", action="store_true")
+
+    sp = add("recover", "restore the allowlist from its last good copy", cmd_recover)
 
     sp = add("hook", "print the shell hook to eval in an rc file", cmd_hook)
     sp.add_argument("shell", choices=["bash", "zsh", "fish"])

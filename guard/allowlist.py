@@ -16,12 +16,17 @@ A path that is not UTF-8 is stored as YAML ``!!binary`` bytes. Every write happe
 exclusive lock, re-reads the file inside the lock, and replaces it atomically (keeping
 ``allowlist.yaml.bak``), so concurrent `guard trust` calls never lose an entry.
 
+A file guard wrote starts with its header comment and ends with ``# end of guard allowlist``:
+a copy cut short (a disk, a sync tool, an editor) is refused instead of read as fewer pins.
+A bad or missing allowlist next to a good ``.bak`` says how to restore it (`guard recover`).
+
 Checks read only (path, real, sha256) from a compact index in the cache dir; the YAML is parsed
 when the file's fingerprint changed, or when a command needs the full entries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from guard.errors import ConfigError
@@ -36,6 +41,9 @@ if TYPE_CHECKING:
     from guard.paths import Locations
 
 VERSION = 1
+# Files written before the end line existed have the header without "; keep…": not checked.
+HEADER = b"# guard allowlist: change it with `guard trust` / `guard untrust`; keep the last line.\n"
+TRAILER = b"# end of guard allowlist"
 _HEX = frozenset("0123456789abcdef")
 _ENTRY_KEYS = frozenset(("path", "real", "sha256", "size", "added", "note", "provenance"))
 
@@ -95,8 +103,17 @@ def _path_field(where: str, v: Any) -> str:
     if isinstance(v, bytes):
         v = os.fsdecode(v)
     if not isinstance(v, str) or not v.startswith("/") or "\0" in v:
-        raise ConfigError(f"{where} must be an absolute path, got {safe(repr(v))}")
+        raise ConfigError(f"{where} must be an absolute path, got {safe(repr(v)[:100])}")
     return v
+
+
+def _text_field(where: str, v: Any) -> str | None:
+    """``added`` and ``note``: text (YAML may read an unquoted date as a timestamp)."""
+    if v is None:
+        return None
+    if isinstance(v, (list, dict, set, tuple, bytes)):
+        raise ConfigError(f"{where} must be text, got a {type(v).__name__}")
+    return str(v)
 
 
 def validate(path: str, doc: Any) -> list[Pin]:
@@ -137,19 +154,28 @@ def validate(path: str, doc: Any) -> list[Pin]:
         prov = e.get("provenance")
         if prov is not None and not isinstance(prov, dict):
             raise ConfigError(f"{where}: provenance must be a mapping")
-        added, note = e.get("added"), e.get("note")
-        pins.append(
-            Pin(
-                p,
-                r,
-                sha,
-                size,
-                None if added is None else str(added),
-                None if note is None else str(note),
-                prov,
-            )
-        )
+        added = _text_field(f"{where}: added", e.get("added"))
+        note = _text_field(f"{where}: note", e.get("note"))
+        pins.append(Pin(p, r, sha, size, added, note, prov))
     return pins
+
+
+def check_bytes(path: str, data: bytes) -> None:
+    """Refuse an allowlist cut short: guard never writes one without its last line, and never
+    writes an empty one (a 0-byte file beside a backup is a truncated write, not a reset)."""
+    if not data.strip():
+        if os.path.lexists(path + ".bak"):
+            raise ConfigError(
+                f"{safe(path)} is empty but guard never writes an empty allowlist "
+                f"(it was truncated?); the file was left unchanged"
+            )
+        return
+    if data[: len(HEADER)] == HEADER[: len(data)] and b"\n" + TRAILER not in data:
+        raise ConfigError(
+            f"{safe(path)} is cut short: it starts with guard's header but lacks the line "
+            f"{TRAILER.decode()!r} that ends every allowlist guard writes; the file was left "
+            f"unchanged (after a hand edit, make that line the last one again)"
+        )
 
 
 def _encode(pins: list[Pin]) -> bytes:
@@ -174,20 +200,40 @@ def _decode(blob: bytes) -> list[Pin]:
 
 def load_allowlist(loc: Locations, full: bool = False) -> Allowlist:
     """The allowlist; ``full`` parses the YAML for every field (notes, dates, provenance)."""
-    check_private_file(loc.allowlist_file, "allowlist")
-    if full:
-        from guard.yamlstore import fingerprint, read_yaml
+    path = loc.allowlist_file
+    check_private_file(path, "allowlist")
+    try:
+        if full:
+            from guard.fsutil import read_bytes_nofollow
+            from guard.yamlstore import MAX_YAML_BYTES, fingerprint, parse_yaml
 
-        data, doc = read_yaml(loc.allowlist_file)
-        pins = validate(loc.allowlist_file, doc)
-        fp = fingerprint(data) if data is not None else None
-    else:
-        from guard.yamlstore import load_indexed
+            data = read_bytes_nofollow(path, MAX_YAML_BYTES)
+            doc = None
+            if data is not None:
+                check_bytes(path, data)  # before parsing: "cut short" says more than a YAML error
+                doc = parse_yaml(path, data)
+            pins = validate(path, doc)
+            fp = fingerprint(data) if data is not None else None
+        else:
+            from guard.yamlstore import load_indexed
 
-        got, fp = load_indexed(
-            loc.allowlist_file, loc.index_file("allowlist"), validate, _encode, _decode
+            got, fp = load_indexed(
+                path, loc.index_file("allowlist"), validate, _encode, _decode, check_bytes
+            )
+            pins = got or []
+            data = b"" if got is not None else None
+    except ConfigError as e:
+        from guard.recover import recovery_hint
+
+        raise ConfigError(f"{e}{recovery_hint(loc)}") from None
+    if data is None and os.path.lexists(path + ".bak"):
+        from guard.recover import recovery_hint
+
+        raise ConfigError(
+            f"allowlist {safe(path)} is missing but its backup {safe(path)}.bak is there"
+            f"{recovery_hint(loc) or '; the backup is not usable either'}; to start with an "
+            f"empty allowlist instead, remove {safe(path)}.bak"
         )
-        pins = got or []
     return Allowlist({p.path: p for p in pins}, fp)
 
 
@@ -209,7 +255,6 @@ def dump(al: Allowlist) -> bytes:
         d["path"] = _yamlable(pin.path)
         d["real"] = _yamlable(pin.real)
         entries.append(d)
-    header = b"# guard allowlist: change it with `guard trust` / `guard untrust`.\n"
     body = yaml.dump(
         {"version": VERSION, "entries": entries},
         Dumper=dumper,
@@ -218,12 +263,30 @@ def dump(al: Allowlist) -> bytes:
         default_flow_style=False,
         width=1 << 16,
     )
-    return header + body.encode("utf-8")
+    return HEADER + body.encode("utf-8") + TRAILER + b"\n"
+
+
+def _drop_leftovers(path: str) -> None:
+    """Remove temp files of writers killed mid-write: under the lock nobody else is writing."""
+    d, base = os.path.split(path)
+    prefix = f".{base}."
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                if e.name.startswith(prefix) and e.name.endswith((".tmp", ".tmp.bak")):
+                    with contextlib.suppress(OSError):
+                        os.unlink(e.path)
+    except OSError:
+        pass
 
 
 def update_allowlist(loc: Locations, add: list[Pin], remove: list[str]) -> Allowlist:
     """Add/replace pins and remove paths, atomically and serialised across processes."""
+    from guard.system import forbid_user_trust
+
+    forbid_user_trust(loc)
     with file_lock(loc.lock_file):
+        _drop_leftovers(loc.allowlist_file)
         al = load_allowlist(loc, full=True)
         for path in remove:
             al.pins.pop(path, None)

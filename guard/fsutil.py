@@ -18,7 +18,7 @@ from guard.textsafe import safe
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
 
 if TYPE_CHECKING:
-    pass
+    from typing import Any
 
 
 def ensure_private_dir(path: str) -> None:
@@ -75,39 +75,111 @@ def write_cache(path: str, data: bytes) -> None:
         atomic_write(path, data)
 
 
-class file_lock:  # noqa: N801 - used like contextlib's lower-case context managers
-    """An exclusive flock with a bounded wait, so a stuck process yields a clear error."""
+LOCK_TIMEOUT_S = 10.0
 
-    def __init__(self, lock_path: str, timeout: float = 10.0) -> None:
+
+def lock_timeout() -> float:
+    """``GUARD_LOCK_TIMEOUT`` (seconds) or 10: how long a writer waits for another one."""
+    raw = os.environ.get("GUARD_LOCK_TIMEOUT", "")
+    if not raw:
+        return LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ConfigError(f"GUARD_LOCK_TIMEOUT={safe(raw)!r} is not a number of seconds (0-3600]")
+    return value
+
+
+class _Alarm(Exception):
+    pass
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Alarm
+
+
+class file_lock:  # noqa: N801 - used like contextlib's lower-case context managers
+    """An exclusive flock with a bounded wait, so a stuck process yields a clear error.
+
+    The wait sleeps in the kernel (a blocking flock cut short by a one-shot SIGALRM): waiters
+    then cost no CPU and are woken as the lock is released, which keeps the wait short and
+    even under contention (docs/reliability.md: polling let a writer starve for 9 s among 50,
+    blocking keeps the slowest near 2 s). Outside the main thread, or when the program has its
+    own interval timer running, it polls instead. The holder writes its pid into the lock
+    file, so the timeout error can name the process."""
+
+    def __init__(self, lock_path: str, timeout: float | None = None) -> None:
         self.lock_path = lock_path
-        self.timeout = timeout
+        self.timeout = lock_timeout() if timeout is None else timeout
         self.fd = -1
 
     def __enter__(self) -> None:
         import fcntl
-        import time
 
         ensure_private_dir(os.path.dirname(self.lock_path))
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         self.fd = os.open(self.lock_path, flags, 0o600)
+        try:
+            got = self._wait_blocking(fcntl)
+            if got is None:
+                got = self._wait_polling(fcntl)
+            if not got:
+                holder = ""
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    holder = f" (pid {int(os.pread(self.fd, 16, 0).split()[0])})"
+                raise LockTimeout(
+                    f"another guard process{holder} has held the lock {safe(self.lock_path)} "
+                    f"for over {self.timeout:g}s (GUARD_LOCK_TIMEOUT); nothing was changed. "
+                    f"Retry, or look for a stuck guard process"
+                )
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+                os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            os.close(self.fd)  # also releases the lock if the alarm came just after it was got
+            raise
+
+    def _wait_blocking(self, fcntl: Any) -> bool | None:
+        """True: locked; False: timed out; None: cannot wait this way here."""
+        import signal
+
+        try:
+            old = signal.signal(signal.SIGALRM, _on_alarm)
+        except ValueError:  # not the main thread
+            return None
+        try:
+            if signal.getitimer(signal.ITIMER_REAL)[0]:
+                return None  # the program's own timer: do not steal it
+            try:
+                signal.setitimer(signal.ITIMER_REAL, self.timeout)
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except _Alarm:
+                return False
+            return True
+        finally:
+            signal.signal(signal.SIGALRM, old)
+
+    def _wait_polling(self, fcntl: Any) -> bool:
+        import time
+
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
+                return True
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(self.fd)
                     raise
             if time.monotonic() >= deadline:
-                os.close(self.fd)
-                raise LockTimeout(
-                    f"another guard process has held {safe(self.lock_path)} for over "
-                    f"{self.timeout:.0f}s; retry, or check for a stuck guard process"
-                )
+                return False
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.02)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing the descriptor releases the flock
