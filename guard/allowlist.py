@@ -26,7 +26,6 @@ when the file's fingerprint changed, or when a command needs the full entries.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from guard.errors import ConfigError
@@ -274,6 +273,8 @@ def _drop_leftovers(path: str) -> None:
         with os.scandir(d) as it:
             for e in it:
                 if e.name.startswith(prefix) and e.name.endswith((".tmp", ".tmp.bak")):
+                    import contextlib  # lazily: ~2 ms, and only write paths need it
+
                     with contextlib.suppress(OSError):
                         os.unlink(e.path)
     except OSError:

@@ -7,7 +7,6 @@ sits on the hot path of every check.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -63,6 +62,8 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, backup: bool = False
             os.replace(bak_tmp, path + ".bak")
         os.replace(tmp, path)
     except BaseException:
+        import contextlib  # lazily: ~2 ms, and only write paths need it
+
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
@@ -71,8 +72,10 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, backup: bool = False
 
 def write_cache(path: str, data: bytes) -> None:
     """Best-effort atomic write for caches: failure only costs speed, never a verdict."""
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 - contextlib costs ~2 ms to import, and this is on the check path
         atomic_write(path, data)
+    except OSError:
+        pass
 
 
 LOCK_TIMEOUT_S = 10.0
@@ -127,6 +130,8 @@ class file_lock:  # noqa: N801 - used like contextlib's lower-case context manag
                 got = self._wait_polling(fcntl)
             if not got:
                 holder = ""
+                import contextlib  # lazily: ~2 ms, and only write paths need it
+
                 with contextlib.suppress(OSError, ValueError, IndexError):
                     holder = f" (pid {int(os.pread(self.fd, 16, 0).split()[0])})"
                 raise LockTimeout(
@@ -134,6 +139,8 @@ class file_lock:  # noqa: N801 - used like contextlib's lower-case context manag
                     f"for over {self.timeout:g}s (GUARD_LOCK_TIMEOUT); nothing was changed. "
                     f"Retry, or look for a stuck guard process"
                 )
+            import contextlib  # lazily: ~2 ms, and only write paths need it
+
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, 0)
                 os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)

@@ -12,10 +12,12 @@
 #   DEBUG trap skips the command (zsh restores the option afterwards). The trap then does
 #   `return 126`: at the prompt this abandons the rest of the line and sets $? to 126; inside
 #   a function it returns 126 from it. Non-interactive shells exit 126 instead.
-# - Hot path, no fork: a sublist made only of builtins leaves the trap before any function
-#   call; an external command's cached `ok` stays valid while PATH is unchanged, the shell's
-#   hash-table entry is unchanged, and every WATCH path has the same inode and a ctime
-#   (zsh/stat, whole seconds) older than the answer's stamp.
+# - Hot path, no fork, no function call: a sublist made only of builtins is answered by the
+#   trap's inline test; so is a sublist text recorded after a full check (__guard_record):
+#   one `zstat` of its WATCH paths plus its hash-table entries must give the recorded text.
+# - Full check (__guard_debug): an external command's cached `ok` stays valid while PATH is
+#   unchanged, the shell's hash-table entry is unchanged, and every WATCH path has the same
+#   inode and a ctime (zsh/stat) older than the answer's stamp.
 # - Python (`guard _query`) runs only for words with no valid cached answer, once per sublist.
 
 # Load once per shell; a second source only redefines the functions (harmless).
@@ -51,10 +53,98 @@ __guard_put() {
   __guard_cino[$k]=${(j: :)ino}
   __guard_cmiss[$k]=${(pj:\0:)miss}
   __guard_chash[$k]=${__guard_rhash[$w]-}
+  __guard_rput[$w]=1
 }
 
 __guard_flush() {
   __guard_cst=() __guard_cpath=() __guard_cino=() __guard_cmiss=() __guard_chash=()
+  __guard_xw=() __guard_xv=() __guard_xn=() __guard_xe=()
+}
+
+# ---------------------------------------------------------------------------------------------
+# The inline external test. After a sublist passed the full check with only plain words (no
+# function, no variable, no relative lookup) whose cached `ok` answers were all valid, its text
+# is remembered with its WATCH paths (__guard_xw), the zsh/stat record of all of them
+# (__guard_xv, every field: inode, mode, size, mtime, ctime...) and the names whose hash-table
+# entries it depends on (__guard_xn, __guard_xe). The trap then lets the same text run while
+# PATH is the same string and one `zstat` of the paths plus those entries give exactly the
+# remembered text: no function call.
+# The record must prove itself, since the trap compares whole seconds: (a) each path's ctime
+# second ended at least 50 ms before the record was taken (the kernel stamps changes with a
+# coarse clock that may lag by a tick), so any later change gets a later ctime second; (b) the
+# inode is the answered one; (c) ctime is older than the answer's stamp, i.e. nothing changed
+# since guard verified it (whole seconds, or nanoseconds read after the record for a ctime in
+# the stamp's own second: ctime only grows, so the record saw that same state). A path
+# changed too recently just leaves the text to the full check, which records it later.
+# Called from __guard_debug (its locals fk: cache keys, fh: names looked up in $commands).
+__guard_record() {
+  local cmd=$1 k p m hx= x now
+  local -i i j b late=0
+  local -a P snap sp ino ct
+  local -A at
+  for k in "${fk[@]}"; do
+    [[ -z ${__guard_cmiss[$k]-} && -n ${__guard_cpath[$k]-} ]] || return 0
+    for p in "${(@ps:\0:)__guard_cpath[$k]}"; do
+      (( ${+at[$p]} )) || { P+=("$p"); at[$p]=$#P; }
+    done
+  done
+  now=${(%):-%D{%s%.}}  # epoch milliseconds, read before the record
+  [[ $now == <-> ]] || return 0
+  builtin zstat -A snap -- "${P[@]}" 2>/dev/null || return 0
+  (( $#snap == 14 * $#P )) || return 0  # 14 fields per file (zsh/stat, no -L)
+  for k in "${fk[@]}"; do
+    sp=("${(@ps:\0:)__guard_cpath[$k]}")
+    ino=(${(s: :)__guard_cino[$k]})
+    (( $#ino == $#sp )) || return 0
+    b=${__guard_cst[$k][1,-10]}
+    for (( j = 1; j <= $#sp; j++ )); do
+      x=${at[${sp[j]}]}
+      i=$(( (x - 1) * 14 ))
+      m=${snap[i+11]}
+      (( (m + 1) * 1000 + 50 <= now )) && [[ ${snap[i+2]} == "${ino[j]}" ]] || return 0
+      (( m < b )) || late=1
+    done
+  done
+  if (( late )); then
+    for k in "${fk[@]}"; do
+      builtin zstat -A ct -F '%s%N' +ctime -- "${(@ps:\0:)__guard_cpath[$k]}" 2>/dev/null ||
+        return 0
+      m=${${(On)ct}[1]} x=${__guard_cst[$k]}
+      (( m < x )) || return 0
+    done
+  fi
+  # The hash-table entries: the first name through (P), any others through (e) (the names
+  # are plain words, so the expression is only `${(q)commands[NAME]-}` lookups).
+  (( ${#__guard_xw} > 4000 )) && __guard_xw=()
+  __guard_xn[$cmd]=${fh[1]+commands[${fh[1]}]}
+  for p in "${(@)fh[2,-1]}"; do
+    hx+=" \${(q)commands[$p]-}"
+  done
+  __guard_xe[$cmd]=$hx
+  __guard_xv[$cmd]="${(j: :)snap} ${(qP)__guard_xn[$cmd]-}${__guard_xe[$cmd]:+${(e)__guard_xe[$cmd]}}"
+  __guard_xw[$cmd]=${(pj:\0:)P}
+}
+
+# `disable`, `enable` or `zmodload` may turn a builtin into an external command: forget every
+# answer that relied on a name being a builtin; the table is rebuilt at the next full check.
+__guard_unfast() {
+  __guard_fast=() __guard_memo=() __guard_xw=()
+  __guard_fastdirty=1
+}
+
+# Builtins that run nothing themselves: the trap's inline test lets them through unparsed.
+__guard_mkfast() {
+  local b
+  __guard_fast=()
+  for b in ${(k)builtins}; do __guard_fast[$b]=1; done
+  for b in command exec builtin eval source . noglob nocorrect - emulate fc r sched zpty \
+    coproc trap autoload functions zle zmodload enable disable hash rehash unhash alias \
+    unalias setopt unsetopt set typeset local declare export readonly integer float \
+    unfunction exit return logout bye ttyctl; do
+    unset "__guard_fast[$b]"
+  done
+  __guard_fast[\[\[]=1
+  __guard_fastdirty=0
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +178,10 @@ __guard_parse() {
     if (( ! skipd )) && [[ $tok == *('$('|'`'|'<('|'>('|'=(')* ]]; then
       __guard_subst "$tok"
     fi
+    if [[ $state == X ]]; then  # inside [[ ]] (&& and || too): only look for the end
+      [[ $tok == ']]' ]] && state=A
+      continue
+    fi
     case $tok in
       ('&&'|'||'|'|'|'|&'|';'|'&'|'&|'|'&!'|';;'|';&'|';|')
         state=C kind=c wrap= wskip=0
@@ -101,10 +195,6 @@ __guard_parse() {
     fi
     if [[ $tok == '{'[[:alpha:]_][[:alnum:]_]#'}' && ${t[i+1]-} == ([0-9]##|)${~redir} ]]; then
       continue  # {fd}>file
-    fi
-    if [[ $state == X ]]; then  # inside [[ ]]: only look for the end
-      [[ $tok == ']]' ]] && state=A
-      continue
     fi
     if [[ $state == H ]]; then  # for/select/repeat/case header
       case $tok in
@@ -241,8 +331,22 @@ __guard_subst() {
   while (( i <= n )); do
     c=${s[i]}
     if [[ $q == "'" ]]; then [[ $c == "'" ]] && q=; (( i++ )); continue; fi
+    if [[ $q == e ]]; then  # $'...': a backslash escapes the next character, ' ends it
+      if [[ $c == '\' ]]; then (( i += 2 )); continue; fi
+      [[ $c == "'" ]] && q=
+      (( i++ ))
+      continue
+    fi
     if [[ $c == '\' ]]; then (( i += 2 )); continue; fi
-    if [[ $c == "'" && -z $q ]]; then q="'"; (( i++ )); continue; fi
+    if [[ -z $q ]]; then
+      if [[ $c == '$' && ${s[i+1]-} == "'" ]]; then q=e; (( i += 2 )); continue; fi
+      if [[ $c == "'" ]]; then q="'"; (( i++ )); continue; fi
+      if [[ $c == '"' ]]; then q='"'; (( i++ )); continue; fi  # ' is literal in "..."
+    elif [[ $c == '"' ]]; then
+      q=
+      (( i++ ))
+      continue
+    fi
     if [[ $c == '`' ]]; then
       start=$(( i + 1 ))
       (( i++ ))
@@ -334,8 +438,9 @@ __guard_resolve() {
 __guard_debug() {
   local sws=${options[shwordsplit]-off} posb=${options[posixbuiltins]-off}
   emulate -L zsh
-  local cmd=$ZSH_DEBUG_CMD ent kind w word key h m allbuiltin=1
-  local -a __guard_out ask askk askh dyn ps ct
+  (( __guard_fastdirty )) && __guard_mkfast
+  local cmd=$ZSH_DEBUG_CMD ent kind w word key h m allbuiltin=1 fast=$__guard_has_stat
+  local -a __guard_out ask askk askh dyn ps ct fk fh
   local -i __guard_sws=0 __guard_tdur=0 st
   if (( ${+__guard_pm[$cmd]} )); then
     [[ -n ${__guard_pm[$cmd]} ]] && __guard_out=("${(@ps:\0:)__guard_pm[$cmd]}")
@@ -353,11 +458,15 @@ __guard_debug() {
   fi
   for ent in "${__guard_out[@]}"; do
     kind=${ent[1]} w=${ent[3,-1]}
-    [[ $kind == b ]] && continue
+    if [[ $kind == b ]]; then
+      [[ ${${(Q)w}#\\} == (disable|enable|zmodload) ]] && { __guard_unfast; allbuiltin=0 fast=0; }
+      continue
+    fi
     # Hot path: a plain word needs no expansion.
     if [[ $w != *[^[:alnum:]/._+-]* && $w != [=~]* ]]; then
       word=$w
     else
+      fast=0
       [[ $sws == on ]] && __guard_sws=1
       setopt extendedglob
       __guard_resolve "$w" "$@"; st=$?
@@ -367,24 +476,28 @@ __guard_debug() {
       word=$REPLY
       [[ $word == "$w" ]] || allbuiltin=0
     fi
+    [[ $word == (disable|enable|zmodload) ]] && { __guard_unfast; allbuiltin=0 fast=0; }
     if [[ $word != */* ]]; then
       if [[ $kind == c ]]; then
         (( ${+builtins[$word]} )) && continue
-        (( ${+functions[$word]} )) && { allbuiltin=0; continue; }
+        (( ${+functions[$word]} )) && { allbuiltin=0 fast=0; continue; }
       elif [[ $kind == e ]] && (( ${+builtins[$word]} )); then
+        fast=0  # builtin or not depends on POSIX_BUILTINS when it runs
         [[ $posb == on || $word == (command|exec|builtin) ]] && continue
       fi
     fi
     allbuiltin=0
-    [[ -n $word ]] || continue
+    [[ -n $word ]] || { fast=0; continue; }
     # The cache key: relative lookups depend on the directory.
     key=$word h=
     if [[ $word == */* ]]; then
       [[ $word == /* ]] || key=$PWD/$word
     else
       (( __guard_relpath )) && key=$PWD//$word
-      [[ $kind == p ]] || h=${commands[$word]-}
+      [[ $kind == p ]] || { h=${commands[$word]-}; fh+=("$word"); }
     fi
+    [[ $key == "$word" ]] || fast=0
+    fk+=("$key")
     # Valid cached `ok`? Same hash-table entry, same inodes, nothing changed since the stamp,
     # and every path that was missing is still missing.
     if (( ${+__guard_cst[$key]} )) && [[ ${__guard_chash[$key]} == "$h" ]]; then
@@ -400,7 +513,8 @@ __guard_debug() {
           if (( m >= ${__guard_cst[$key][1,-10]} )); then
             builtin zstat -A ct -F '%s%N' +ctime -- "${ps[@]}" 2>/dev/null || st=0
             m=${${(On)ct}[1]}
-            (( st && m < __guard_cst[$key] )) || st=0
+            # ${...}: a bare name[$key] in (( )) would evaluate $(...) in the key ($PWD).
+            (( st && m < ${__guard_cst[$key]} )) || st=0
           fi
         fi
       fi
@@ -413,6 +527,7 @@ __guard_debug() {
     fi
     ask+=("$word") askk+=("$key") askh+=("$h")
   done
+  fh=("${(@u)fh}")
   # Only builtins and syntax: the trap's inline test answers this text from now on.
   if (( allbuiltin )); then
     (( ${#__guard_memo} > 4000 )) && __guard_memo=()
@@ -431,11 +546,14 @@ __guard_debug() {
     esac
   done
   (( rc )) && { __guard_deny; return 1; }
-  (( $#ask )) || return 0
+  if (( ! $#ask )); then
+    (( fast && ! $#dyn && $#fk )) && __guard_record "$cmd"
+    return 0
+  fi
   # Ask Python once for every uncached word of this sublist.
   local out qs
   local -a q hashed
-  local -A __guard_rkey __guard_rhash __guard_ract __guard_rmsg
+  local -A __guard_rkey __guard_rhash __guard_ract __guard_rmsg __guard_rput
   for (( st = 1; st <= $#ask; st++ )); do
     __guard_rkey[${ask[st]}]=${askk[st]}
     __guard_rhash[${ask[st]}]=${askh[st]}
@@ -459,6 +577,7 @@ __guard_debug() {
   local act msg
   for w in "${ask[@]}"; do
     act=${__guard_ract[$w]-} msg=${__guard_rmsg[$w]-}
+    (( ${+__guard_rput[$w]} )) || fast=0  # answered but not cached
     case $act in
       (ok|monitor) ;;
       (warn) print -ru2 -- "$msg" ;;
@@ -476,6 +595,7 @@ __guard_debug() {
     esac
   done
   (( rc )) && { __guard_deny; return 1; }
+  (( fast && ! $#dyn && $#fk )) && __guard_record "$cmd"
   return 0
 }
 
@@ -524,18 +644,11 @@ __guard_precmd() { __guard_warned=0 }
   typeset -gi __guard_has_stat=0 __guard_warned=0 __guard_relpath=0
   zmodload -F zsh/stat b:zstat 2>/dev/null && __guard_has_stat=1
   typeset -gA __guard_pm __guard_memo __guard_cst __guard_cpath __guard_cino __guard_cmiss \
-    __guard_chash
+    __guard_chash __guard_fast __guard_xw __guard_xv __guard_xn __guard_xe
+  typeset -ga __guard_s
+  typeset -gi __guard_fastdirty=0
   typeset -g __guard_path=$PATH
-  # Builtins that run nothing themselves: the trap's inline test lets them through unparsed.
-  typeset -gA __guard_fast
-  local b
-  for b in ${(k)builtins}; do __guard_fast[$b]=1; done
-  for b in command exec builtin eval source . noglob nocorrect - emulate fc r sched zpty \
-    coproc trap autoload functions zle zmodload enable disable hash rehash unhash alias \
-    unalias setopt unsetopt set typeset local declare export readonly integer float \
-    unfunction exit return logout bye ttyctl; do
-    unset "__guard_fast[$b]"
-  done
+  __guard_mkfast
   if (( ! __guard_loaded )); then
     __guard_loaded=1
     (( ${precmd_functions[(I)__guard_precmd]} )) || precmd_functions+=(__guard_precmd)
@@ -554,11 +667,18 @@ __guard_precmd() { __guard_warned=0 }
       done
     fi
     setopt nolocaltraps  # emulate -L set LOCAL_TRAPS: the trap must outlive this function
-    # The inline part is the hot path for builtins: no function call, no option change.
-    # Inline, without options of its own (it runs in the user's context), so only basic
-    # patterns: a sublist with no | & ; ( ) { } ` or newline whose first word is a builtin
-    # that runs nothing, or `[[`, or a lone NAME=value; else a sublist already seen to hold
-    # only builtins; else the full check.
-    builtin trap "${prev}"'[[ $ZSH_DEBUG_CMD != *[\|\&\;\(\)\{\}\`$'\''\n'\'']* && ( -n ${__guard_fast[${ZSH_DEBUG_CMD%% *}]-} && -n ${builtins[${ZSH_DEBUG_CMD%% *}]-} || ${ZSH_DEBUG_CMD%% *} == "[[" || $ZSH_DEBUG_CMD == [[:alpha:]_]*=* && ${ZSH_DEBUG_CMD%%=*} != *[^[:alnum:]_]* && ${ZSH_DEBUG_CMD% } != *[[:space:]]* ) ]] || [[ -n ${__guard_memo[$ZSH_DEBUG_CMD]-} ]] || __guard_debug "$@" || { builtin setopt errexit; builtin return 126 }' DEBUG
+    # The inline part is the hot path: no function call, no option change. It runs in the
+    # user's context with the user's options, so it uses only option-independent forms
+    # (basic patterns, `${name[key]-}`, `[@]` on arrays for KSH_ARRAYS). In order:
+    # 1. a sublist with no | & ; ( ) { } ` or newline whose first word is a builtin that runs
+    #    nothing, or `[[` (__guard_fast, emptied by __guard_unfast when that may change);
+    # 2. a lone NAME=value with no space or such character in the value;
+    # 3. a sublist text already seen to hold only builtins;
+    # 4. a sublist text recorded by __guard_record whose WATCH paths and hash-table entries
+    #    still zstat/expand to exactly the recorded text (one builtin call, no fork; `2>&-`
+    #    rather than `2>/dev/null`: a vanished path fails silently with fewer system calls);
+    # else the full check, __guard_debug. (Builtins first: measured, that order costs a
+    # builtin nothing and an external command no more than the reverse.)
+    builtin trap "${prev}"'[[ -n ${__guard_fast[${ZSH_DEBUG_CMD%% *}]-} && $ZSH_DEBUG_CMD != *[\|\&\;\(\)\{\}\`$'\''\n'\'']* || $ZSH_DEBUG_CMD == [[:alpha:]_]*=*'\'' '\'' && ${ZSH_DEBUG_CMD%%=*} != *[^[:alnum:]_]* && ${ZSH_DEBUG_CMD% } != *[[:space:]\|\&\;\(\)\{\}\`]* || -n ${__guard_memo[$ZSH_DEBUG_CMD]-} ]] || { [[ -n ${__guard_xw[$ZSH_DEBUG_CMD]-} && $PATH == "$__guard_path" ]] && builtin zstat -A __guard_s -- "${(@ps:\0:)__guard_xw[$ZSH_DEBUG_CMD]}" 2>&- && [[ "${(j: :)__guard_s[@]} ${(qP)__guard_xn[$ZSH_DEBUG_CMD]-}${__guard_xe[$ZSH_DEBUG_CMD]:+${(e)__guard_xe[$ZSH_DEBUG_CMD]}}" == "${__guard_xv[$ZSH_DEBUG_CMD]-}" ]] } || __guard_debug "$@" || { builtin setopt errexit; builtin return 126 }' DEBUG
   fi
 }
