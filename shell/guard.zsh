@@ -18,7 +18,10 @@
 # - Full check (__guard_debug): an external command's cached `ok` stays valid while PATH is
 #   unchanged, the shell's hash-table entry is unchanged, and every WATCH path has the same
 #   inode and a ctime (zsh/stat) older than the answer's stamp.
-# - Python (`guard _query`) runs only for words with no valid cached answer, once per sublist.
+# - Python (`guard _query`) runs only for words with no valid cached answer, once per sublist
+#   (once per command-scoped PATH: `PATH=X cmd`, `env PATH=X cmd` are asked with PATH=X).
+# - zsh runs no DEBUG trap inside trap handlers: `trap CMD SIG` and TRAPxxx bodies are checked
+#   when they are set.
 
 # Load once per shell; a second source only redefines the functions (harmless).
 typeset -g __guard_loaded=${__guard_loaded-0}
@@ -161,7 +164,7 @@ __guard_parse() {
   setopt extendedglob
   local -a t stack heredoc
   t=("${(@z)1}")
-  local n=$#t i=0 tok state=C kind=c wrap= wskip=0 skipd=0 fdef=0 top= d= bare=
+  local n=$#t i=0 tok state=C kind=c wrap= wskip=0 skipd=0 fdef=0 top= d= bare= scope= trapc=0
   local redir='(<|>|<<|>>|<>|>&|<&|&>|&>>|>>&|<<-|<<<|>\||>!|>>\||>>!|&>\||&>!|>&\||>&!|>>&\||>>&!|&>>\||&>>!)'
   while (( ++i <= n )); do
     tok=${t[i]}
@@ -172,11 +175,15 @@ __guard_parse() {
       done
       heredoc=()
       state=C kind=c wrap=
+      [[ -n $scope ]] && { scope= __guard_out+=('=:'); }
       continue
     fi
-    # Substitutions run as part of this sublist: collect their commands too.
+    # Substitutions run as part of this sublist: collect their commands too (looked up with
+    # the shell's PATH, not a command-scoped one).
     if (( ! skipd )) && [[ $tok == *('$('|'`'|'<('|'>('|'=(')* ]]; then
+      [[ -n $scope ]] && __guard_out+=('=:')
       __guard_subst "$tok"
+      [[ -n $scope ]] && __guard_out+=("=:$scope")
     fi
     if [[ $state == X ]]; then  # inside [[ ]] (&& and || too): only look for the end
       [[ $tok == ']]' ]] && state=A
@@ -185,6 +192,7 @@ __guard_parse() {
     case $tok in
       ('&&'|'||'|'|'|'|&'|';'|'&'|'&|'|'&!'|';;'|';&'|';|')
         state=C kind=c wrap= wskip=0
+        [[ -n $scope ]] && { scope= __guard_out+=('=:'); }
         continue ;;
     esac
     if [[ $state == R ]]; then state=$top; continue; fi
@@ -207,14 +215,23 @@ __guard_parse() {
       case $tok in
         ('}'|')') ;;  # fall through to the closer handling below
         (always) [[ ${t[i-1]} == '}' ]] && state=C; continue ;;
-        (*) continue ;;
+        (*)
+          # `trap CMD SIG`: zsh runs no DEBUG trap inside a trap, so CMD is checked now.
+          if (( trapc )) && [[ ${(Q)tok} != (--|-[lp]##) ]]; then
+            trapc=0  # (`trap - SIG` resets it)
+            (( skipd )) || [[ ${(Q)tok} == - ]] || __guard_parse "${(Q)tok}"
+          fi
+          continue ;;
       esac
     fi
     # state C: command position
     case $tok in
       ('!'|time|nocorrect|noglob|coproc|then|else|elif|do|'-') state=C; continue ;;
       ('{')
-        if (( fdef )); then fdef=0; stack+=('}f'); (( ++skipd )); else stack+=('}'); fi
+        # A function body runs later (the trap fires inside it): skipped, except a TRAPxxx
+        # function's, which runs as a trap, where zsh runs no DEBUG trap: checked now.
+        if (( fdef == 1 )); then stack+=('}f'); (( ++skipd )); else stack+=('}'); fi
+        fdef=0
         state=C
         continue ;;
       ('(') stack+=(')'); continue ;;
@@ -232,20 +249,43 @@ __guard_parse() {
       (case) stack+=(esacs); (( ++skipd )); state=H; continue ;;
       ('[[') state=X; continue ;;
       ('(('*) state=A; continue ;;
-      ('()') fdef=1; continue ;;  # anonymous function: body runs later, trap fires inside
+      ('()') (( fdef )) || fdef=1; continue ;;  # anonymous function: runs later, trap fires inside
       (function) fdef=1; state=F; continue ;;
     esac
-    if [[ $state == F ]]; then continue; fi  # `function name...` until its {
-    if [[ ${t[i+1]-} == '()' ]]; then fdef=1; continue; fi  # name () { ... }
-    # Assignments before the command word.
+    if [[ $state == F ]]; then  # `function name...` until its {
+      [[ $tok == TRAP[A-Z]## ]] && fdef=2
+      continue
+    fi
+    if [[ ${t[i+1]-} == '()' ]]; then  # name () { ... }
+      fdef=1
+      [[ $tok == TRAP[A-Z]## ]] && fdef=2
+      continue
+    fi
+    # Assignments before the command word. A PATH/path one scopes the lookup of the words
+    # that follow (zsh searches the new PATH, wrappers inherit it): emitted as `=:SPEC` (see
+    # __guard_scope); `=:` ends the scope.
     if [[ -z $wrap && $tok == [[:alpha:]_][[:alnum:]_]#(\[*\])#(+|)=* ]]; then
+      d=
       if [[ $tok == *'=(' ]]; then
-        while (( ++i <= n )) && [[ ${t[i]} != ')' ]]; do :; done
+        while (( ++i <= n )) && [[ ${t[i]} != ')' ]]; do d+=" ${t[i]}"; done
+        [[ $tok == path(+|)'=(' ]] && { scope="A${tok[5]%=}:$d"; __guard_out+=("=:$scope"); }
+      elif [[ $tok == (PATH|path)(+|)=* ]]; then
+        scope="${tok[1]}${tok[5]%=}:${tok#*=}"
+        __guard_out+=("=:$scope")
       fi
       continue
     fi
     # Options and operands of a wrapper before the wrapped command.
     if [[ -n $wrap ]]; then
+      if [[ $wrap == env ]]; then  # env -i, -u PATH, PATH=...: the wrapped command's PATH
+        d=${(Q)tok}
+        if [[ $d == PATH=* ]]; then scope="E:$tok"
+        elif [[ $d == (-|-[0v]#i[i0v]#|--ignore-environment|-uPATH|--unset=PATH) ]] ||
+          [[ $d == (-u|--unset) && ${(Q)t[i+1]-} == PATH ]]; then scope=D:
+        else d=
+        fi
+        [[ -n $d ]] && __guard_out+=("=:$scope")
+      fi
       if (( wskip > 0 )); then (( wskip-- )); continue; fi
       if __guard_wrapopt "$wrap" "$tok"; then continue; fi
       case $REPLY in
@@ -266,8 +306,10 @@ __guard_parse() {
       (nohup|nice|env|sudo|doas|xargs|timeout|stdbuf) wrap=$bare ;;
       (*) state=A kind=c ;;
     esac
+    [[ $bare == trap && $kind == c ]] && trapc=1
     [[ $wrap == timeout ]] && __guard_tdur=1
   done
+  [[ -n $scope ]] && __guard_out+=('=:')
 }
 
 # Wrapper option handling. Return 0: TOKEN is consumed (an option, an operand, VAR=value).
@@ -375,6 +417,38 @@ __guard_subst() {
   done
 }
 
+# A command-scoped PATH: REPLY is the PATH that SPEC (from __guard_parse) gives the command.
+# SPEC is TYPE:RAW with RAW the shell text: P `PATH=RAW`, p `path=RAW`, A `path=(RAW)` (a `+`
+# after the type: `+=`), E `env RAW` (an argument: no tilde after `=`/`:`), D `env -i` or
+# `env -u PATH` (PATH unset: GNU env execvp()s with glibc's default, /bin:/usr/bin).
+# RAW is evaluated only when it is static: literal text, quotes, `~`, plain `$NAME`/`${NAME}`
+# (modifiers such as `:h` included: they read, never run anything). Status 1: it is not.
+__guard_scope() {
+  local t=${1%%:*} raw=${1#*:} nm='[[:alpha:]_][[:alnum:]_]#'
+  local -a reply
+  REPLY=
+  if [[ $t == D ]]; then REPLY=/bin:/usr/bin; return 0; fi
+  # No $( ), ` `, $[ ], $(( )), ${...} beyond a name, subscripts, globs or backslashes.
+  [[ $raw == ("'"[^\']#"'"|'"'([^\"\$\`\\\[\]\{\}\*\?]|'$'$~nm|'${'$~nm'}')#'"'|[^\'\"\$\`\\\(\)\<\>\;\&\|\{\}\[\]\*\?\#\^]|'$'$~nm|'${'$~nm'}')# ]] ||
+    return 1
+  case $t in
+    (P|p) { builtin eval "REPLY=$raw" } 2>/dev/null || return 1 ;;
+    (E|A)
+      { builtin eval "reply=( $raw )" } 2>/dev/null || return 1
+      if [[ $t == E ]]; then
+        (( $#reply == 1 )) || return 1
+        REPLY=${reply[1]#PATH=}
+      else
+        REPLY=${(j.:.)reply}
+      fi ;;
+    (*+)
+      __guard_scope "${t%+}:$raw" || return 1
+      if [[ $t == P+ ]]; then REPLY=$PATH$REPLY; else REPLY=$PATH${PATH:+:}$REPLY; fi ;;
+    (*) return 1 ;;
+  esac
+  return 0
+}
+
 # ---------------------------------------------------------------------------------------------
 # Resolve a command word as the shell will: REPLY is the name or path. Status 0: resolved;
 # 1: dynamic, cannot be known before it runs; 2: runs nothing.
@@ -440,8 +514,9 @@ __guard_debug() {
   emulate -L zsh
   (( __guard_fastdirty )) && __guard_mkfast
   local cmd=$ZSH_DEBUG_CMD ent kind w word key h m allbuiltin=1 fast=$__guard_has_stat
-  local -a __guard_out ask askk askh dyn ps ct fk fh
-  local -i __guard_sws=0 __guard_tdur=0 st
+  local scope= sp=
+  local -a __guard_out ask askk askh askg dyn dynp ps ct fk fh
+  local -i __guard_sws=0 __guard_tdur=0 st sps=0
   if (( ${+__guard_pm[$cmd]} )); then
     [[ -n ${__guard_pm[$cmd]} ]] && __guard_out=("${(@ps:\0:)__guard_pm[$cmd]}")
   else
@@ -458,6 +533,7 @@ __guard_debug() {
   fi
   for ent in "${__guard_out[@]}"; do
     kind=${ent[1]} w=${ent[3,-1]}
+    if [[ $kind == '=' ]]; then scope=$w sps=0; continue; fi  # a command-scoped PATH
     if [[ $kind == b ]]; then
       [[ ${${(Q)w}#\\} == (disable|enable|zmodload) ]] && { __guard_unfast; allbuiltin=0 fast=0; }
       continue
@@ -490,7 +566,19 @@ __guard_debug() {
     [[ -n $word ]] || { fast=0; continue; }
     # The cache key: relative lookups depend on the directory.
     key=$word h=
-    if [[ $word == */* ]]; then
+    if [[ -n $scope ]]; then
+      # A command-scoped PATH: zsh (and a wrapper's execvp) search it, not the hash table.
+      # Asked with that PATH; cached under a key holding it (it may hold "$PWD"-relative dirs).
+      if (( ! sps )); then
+        setopt extendedglob
+        __guard_scope "$scope" && sps=1 || sps=2
+        unsetopt extendedglob
+        sp=$REPLY
+      fi
+      (( sps == 2 )) && { dynp+=("$w"); continue; }
+      [[ $word == /* ]] || [[ $word != */* && :$sp: != *:[^/]* ]] || key=$PWD//$word
+      key=$'\0'$sp$'\0'$key
+    elif [[ $word == */* ]]; then
       [[ $word == /* ]] || key=$PWD/$word
     else
       (( __guard_relpath )) && key=$PWD//$word
@@ -526,6 +614,7 @@ __guard_debug() {
       (( st )) && continue
     fi
     ask+=("$word") askk+=("$key") askh+=("$h")
+    if [[ -n $scope ]]; then askg+=("=$sp"); else askg+=(-); fi
   done
   fh=("${(@u)fh}")
   # Only builtins and syntax: the trap's inline test answers this text from now on.
@@ -533,10 +622,18 @@ __guard_debug() {
     (( ${#__guard_memo} > 4000 )) && __guard_memo=()
     __guard_memo[$cmd]=1
   fi
-  local mode=${GUARD_MODE:-block} rc=0
+  local rc=0 mode
   local interactive=0
   [[ -o interactive ]] && interactive=1
-  # A command word whose value only exists once it runs ($(...), `...`, globs, ...).
+  local -a q
+  q=(_query --shell zsh --want-mode)
+  (( interactive )) && q+=(--interactive)
+  # A command word whose value only exists once it runs ($(...), `...`, globs, ...), or a
+  # command-scoped PATH whose value does: decided here, with the mode guard last reported.
+  if (( $#dyn || $#dynp )); then
+    __guard_curmode || { __guard_ask "$PATH" && __guard_curmode; }
+    mode=$REPLY
+  fi
   for w in "${dyn[@]}"; do
     case $mode in
       (monitor) ;;
@@ -545,28 +642,74 @@ __guard_debug() {
           rc=1 ;;
     esac
   done
+  for w in "${dynp[@]}"; do
+    case $mode in
+      (monitor) ;;
+      (warn) print -ru2 -- "guard: warning: would block ${(q+)w}: its command-scoped PATH cannot be known before it runs" ;;
+      (*) print -ru2 -- "guard: blocked ${(q+)w}: its command-scoped PATH cannot be known before it runs; use literal text or plain \$NAME in PATH=..."
+          rc=1 ;;
+    esac
+  done
   (( rc )) && { __guard_deny; return 1; }
   if (( ! $#ask )); then
     (( fast && ! $#dyn && $#fk )) && __guard_record "$cmd"
     return 0
   fi
-  # Ask Python once for every uncached word of this sublist.
-  local out qs
-  local -a q hashed
+  # Ask Python once for every uncached word of this sublist (once per command-scoped PATH).
+  local g gp act msg
+  local -a hashed words
   local -A __guard_rkey __guard_rhash __guard_ract __guard_rmsg __guard_rput
-  for (( st = 1; st <= $#ask; st++ )); do
-    __guard_rkey[${ask[st]}]=${askk[st]}
-    __guard_rhash[${ask[st]}]=${askh[st]}
-    [[ -n ${askh[st]} ]] && hashed+=(--hashed "${ask[st]}" "${askh[st]}")
+  for g in "${(@u)askg}"; do
+    __guard_rkey=() __guard_rhash=() __guard_ract=() __guard_rmsg=() __guard_rput=()
+    hashed=() words=()
+    for (( st = 1; st <= $#ask; st++ )); do
+      [[ ${askg[st]} == "$g" ]] || continue
+      words+=("${ask[st]}")
+      __guard_rkey[${ask[st]}]=${askk[st]}
+      __guard_rhash[${ask[st]}]=${askh[st]}
+      [[ -n ${askh[st]} ]] && hashed+=(--hashed "${ask[st]}" "${askh[st]}")
+    done
+    words=("${(@u)words}")
+    gp=$PATH
+    [[ $g == '='* ]] && gp=${g#=}
+    __guard_ask "$gp" "${hashed[@]}" -- "${words[@]}" || return $?
+    for w in "${words[@]}"; do
+      act=${__guard_ract[$w]-} msg=${__guard_rmsg[$w]-}
+      (( ${+__guard_rput[$w]} )) || fast=0  # answered but not cached
+      case $act in
+        (ok|monitor) ;;
+        (warn) print -ru2 -- "$msg" ;;
+        (ask)
+          print -ru2 -- "$msg"
+          if (( interactive && ! ${+WIDGET} )) && [[ -t 2 ]] && __guard_yes; then
+            print -u2
+            PATH=$gp "${__guard_bin[@]}" trust -- "$w" || rc=1
+          else
+            print -u2
+            rc=1
+          fi ;;
+        (block) print -ru2 -- "$msg"; rc=1 ;;
+        (*) __guard_unavailable 2; return $? ;;
+      esac
+    done
   done
-  ask=("${(@u)ask}")
-  q=(_query --shell zsh)
-  (( interactive )) && q+=(--interactive)
+  (( rc )) && { __guard_deny; return 1; }
+  (( fast && ! $#dyn && $#fk )) && __guard_record "$cmd"
+  return 0
+}
+
+# One `guard _query` (arguments after PATH: q's options, then -- WORDS), run with PATH=$1 and
+# GUARD_MODE as the shell sees them; its reply is eval'd (__guard_put, __guard_mode). Called
+# from __guard_debug (its locals q, interactive). Status: 0, or __guard_unavailable's.
+__guard_ask() {
+  local p=$1 out
+  local -i qs
+  shift
   if (( ${+__guard_bin} )) && [[ -x ${__guard_bin[1]-} ]]; then
-    # In the subshell only: export PATH and GUARD_MODE as the shell sees them.
-    out=$(builtin export PATH; (( ${+GUARD_MODE} )) && builtin export GUARD_MODE
+    # In the subshell only: export PATH and GUARD_MODE.
+    out=$(builtin export PATH=$p; (( ${+GUARD_MODE} )) && builtin export GUARD_MODE
       (( __guard_warned )) && builtin exec 2>/dev/null
-      builtin exec "${__guard_bin[@]}" "${q[@]}" "${hashed[@]}" -- "${ask[@]}"); qs=$?
+      builtin exec "${__guard_bin[@]}" "${q[@]}" "$@"); qs=$?
   else
     qs=127
   fi
@@ -574,29 +717,24 @@ __guard_debug() {
     { builtin eval "$out" } 2>/dev/null || qs=2
   fi
   (( qs == 0 )) || { __guard_unavailable $qs; return $?; }
-  local act msg
-  for w in "${ask[@]}"; do
-    act=${__guard_ract[$w]-} msg=${__guard_rmsg[$w]-}
-    (( ${+__guard_rput[$w]} )) || fast=0  # answered but not cached
-    case $act in
-      (ok|monitor) ;;
-      (warn) print -ru2 -- "$msg" ;;
-      (ask)
-        print -ru2 -- "$msg"
-        if (( interactive && ! ${+WIDGET} )) && [[ -t 2 ]] && __guard_yes; then
-          print -u2
-          PATH=$PATH "${__guard_bin[@]}" trust -- "$w" || rc=1
-        else
-          print -u2
-          rc=1
-        fi ;;
-      (block) print -ru2 -- "$msg"; rc=1 ;;
-      (*) __guard_unavailable 2; return $? ;;
-    esac
-  done
-  (( rc )) && { __guard_deny; return 1; }
-  (( fast && ! $#dyn && $#fk )) && __guard_record "$cmd"
-  return 0
+}
+
+# The reply's first line (`--want-mode`): the effective mode, from config.yaml, GUARD_MODE and
+# the system policy's floor, as guard saw it with this GUARD_MODE.
+__guard_mode() {
+  [[ $1 == (block|warn|monitor) ]] && __guard_gmode=$1 || __guard_gmode=block
+  __guard_gmode_env=${+GUARD_MODE}:${GUARD_MODE-}
+}
+
+# REPLY: the mode for the hook's own decisions — the one guard last reported, while GUARD_MODE
+# is what it was then. Status 1 (REPLY from GUARD_MODE alone) when there is none.
+__guard_curmode() {
+  if [[ -n $__guard_gmode && $__guard_gmode_env == "${+GUARD_MODE}:${GUARD_MODE-}" ]]; then
+    REPLY=$__guard_gmode
+    return 0
+  fi
+  REPLY=${GUARD_MODE:-block}
+  return 1
 }
 
 # `trust and run? [y/N]` on the terminal (/dev/tty, else a terminal on stdin). Only y/Y is yes.
@@ -627,7 +765,8 @@ __guard_unavailable() {
     fi
     return 0
   fi
-  case ${GUARD_MODE-} in
+  __guard_curmode
+  case $REPLY in
     (warn) print -ru2 -- "guard: cannot check commands ($why); running unchecked"; return 0 ;;
     (monitor) return 0 ;;
   esac
@@ -647,7 +786,7 @@ __guard_precmd() { __guard_warned=0 }
     __guard_chash __guard_fast __guard_xw __guard_xv __guard_xn __guard_xe
   typeset -ga __guard_s
   typeset -gi __guard_fastdirty=0
-  typeset -g __guard_path=$PATH
+  typeset -g __guard_path=$PATH __guard_gmode=${__guard_gmode-} __guard_gmode_env=${__guard_gmode_env-}
   __guard_mkfast
   if (( ! __guard_loaded )); then
     __guard_loaded=1

@@ -115,7 +115,7 @@ def test_shadow_in_earlier_path_dir_is_blocked(z: Z) -> None:
         "command ls",
         "exec ls",
         "env ls",
-        "env -i A=1 ls",
+        "env -i PATH=$PATH A=1 ls",
         "env -u HOME -- ls",
         "nohup ls",
         "nice -n 5 ls",
@@ -203,6 +203,108 @@ def test_command_substitution_in_command_position_is_denied(z: Z) -> None:
     r = z.run("$(echo /bin/echo) hi; echo AFTER")
     assert r.returncode == 126 and "hi" not in r.stdout
     assert "guard: blocked dynamic command word" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "PATH={off}:$PATH qx",
+        "X={off}; PATH=$X:$PATH qx",
+        "PATH=${{PATH}}:{off} qx",
+        "PATH+=:{off} qx",
+        "path=({off} $path) qx",
+        "path+=({off}) qx",
+        "path={off} qx",
+        "env PATH={off}:/usr/bin:/bin qx",
+        "env -i PATH={off} A=1 qx",
+        "PATH={off}:$PATH command qx",
+        "PATH={off}:$PATH nice -n 5 qx",
+        "PATH={off}:$PATH env A=1 qx",
+        "true && PATH={off} qx",
+        "echo $(PATH={off} qx)",
+    ],
+)
+def test_command_scoped_path_is_resolved_with_that_path(z: Z, line: str) -> None:
+    """qx exists only in a directory that is not on the shell's PATH: zsh (or the wrapper)
+    finds it through the command-scoped PATH, so the hook must look it up there too."""
+    off = z.dir("off")
+    z.plant("qx", off)
+    blocked(z, z.run(line.format(off=off) + "; echo AFTER", path=SYS), "qx")
+
+
+@pytest.mark.parametrize(
+    "line", ["PATH=$(echo {off}):$PATH qx", "PATH=`echo {off}` qx", "PATH=${{X:-{off}}} qx"]
+)
+def test_command_scoped_path_that_is_not_static_is_denied(z: Z, line: str) -> None:
+    off = z.dir("off")
+    z.plant("qx", off)
+    r = z.run(line.format(off=off) + "; echo AFTER", path=SYS)
+    blocked(z, r, "qx")
+    assert "command-scoped PATH cannot be known" in r.stderr
+    r = z.run(line.format(off=off) + "; echo AFTER", path=SYS, GUARD_MODE="warn")
+    # (`touch` may not be on that PATH: the planted program's echo shows it ran)
+    assert "PLANTED\nAFTER" in r.stdout and "guard: warning: would block" in r.stderr
+
+
+def test_command_scoped_path_benign(z: Z) -> None:
+    """A scoped PATH of trusted dirs runs the real tool, output and status unchanged; `env -i`
+    runs what GNU env finds with PATH unset (glibc's default /bin:/usr/bin), not the shadow."""
+    z.plant("ls")  # in the shell's PATH only
+    r = z.run(
+        f"PATH={SYS} ls -d /; X=/usr/bin; PATH=$X:/bin ls -d /tmp; env -i ls -d /usr;"
+        " env -u PATH ls -d /bin; PATH=/bin:/usr/bin ls /nonexistent; echo rc=$?"
+    )
+    assert not z.marker.exists() and "guard:" not in r.stderr, r.stderr
+    assert r.stdout.startswith("/\n/tmp\n/usr\n/bin\n") and "rc=2" in r.stdout
+
+
+def test_mode_from_config_applies_to_local_decisions(z: Z) -> None:
+    """config.yaml `mode: warn` (no GUARD_MODE): the hook's own rule for a substitution in
+    command position follows the mode guard reports (`_query --want-mode`)."""
+    cfg = Path(z.env()["XDG_CONFIG_HOME"]) / "guard" / "config.yaml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text("mode: warn\n")
+    try:
+        env = z.env()
+        env.pop("GUARD_MODE", None)
+        r = subprocess.run(
+            [ZSH, "-c", "$(echo /bin/echo) hi; echo AFTER"],
+            env=env,
+            cwd=z.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "hi\nAFTER" in r.stdout and "guard: warning: would block dynamic" in r.stderr
+        env["GUARD_MODE"] = "block"  # GUARD_MODE still wins over the config
+        r = subprocess.run(
+            [ZSH, "-c", "$(echo /bin/echo) hi; echo AFTER"],
+            env=env,
+            cwd=z.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 126 and "hi" not in r.stdout
+    finally:
+        cfg.unlink()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "trap ls EXIT; true",
+        "trap 'echo x; ls' INT; kill -INT $$; true",
+        "f() {{ trap ls EXIT }}; f; true",
+        "TRAPEXIT() {{ ls }}; true",
+        "function TRAPZERR {{ ls }}; false",
+    ],
+)
+def test_trap_handlers_are_checked_when_set(z: Z, line: str) -> None:
+    """zsh runs no DEBUG trap inside a trap handler: its commands are checked when the trap
+    (or TRAPxxx function) is set, and setting it is blocked."""
+    z.plant("ls")
+    blocked(z, z.run(line.format() + "; echo AFTER"))
 
 
 def test_hash_swap_is_checked(z: Z) -> None:
