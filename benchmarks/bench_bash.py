@@ -1,6 +1,6 @@
 """Benchmark the bash hook: prints ratios measured side by side in one run.
 
-    /tmp/venv-bash/bin/python benchmarks/bench_bash.py [--rounds N]
+    /tmp/venv-bash/bin/python benchmarks/bench_bash.py [--rounds N] [--compare OLD.bash]
 
 1. 2,000 builtin-only commands: hook vs an empty DEBUG trap (`trap ':' DEBUG`)   goal <= 3x
 2. 2,000 external commands already verified: hook vs no hook                       goal <= 1.03
@@ -11,8 +11,10 @@
 Loops 1 and 2 are measured as CPU time (user + system, children included, from wait4) of a
 script with N copies of the command minus the same script with none, so they count the
 per-command cost only (hook loading and the first, verifying run are in both). CPU time, not
-wall time, keeps the figures meaningful on a busy machine. Each variant runs
-`--rounds` times, interleaved, and the minimum is kept (the machine's noise only adds).
+wall time, keeps the figures meaningful on a busy machine. Each variant runs `--rounds` times,
+interleaved; the median is reported (the minimum in brackets: the machine's noise only adds).
+`--compare OLD.bash` also runs another version of shell/guard.bash (e.g. from `git show
+HEAD:shell/guard.bash`) as "old" in the same interleaved rounds, for before/after figures.
 Everything happens in a temporary HOME/XDG sandbox; the user's own files are not touched.
 """
 
@@ -21,11 +23,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 N = 2000
 SYS = "/usr/bin:/bin"
@@ -37,7 +41,7 @@ def guard_argv() -> list[str]:
 
 
 class Sandbox:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, compare: Optional[Path] = None) -> None:
         self.root = root
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_", "BASH_ENV"))
@@ -63,6 +67,10 @@ class Sandbox:
         self.empty.write_text("")
         self.with_hook = root / "with_hook.bash"
         self.with_hook.write_text(f"source {self.hook}\n")
+        self.old: Optional[Path] = None
+        if compare is not None:  # same first line (__guard_bin=...), the other file's body
+            self.old = root / "old_hook.bash"
+            self.old.write_bytes(hook.split(b"\n", 1)[0] + b"\n" + compare.read_bytes())
 
     def guard(self, *args: str) -> None:
         subprocess.run([*guard_argv(), *args], env=self.env, capture_output=True, check=True)
@@ -91,13 +99,21 @@ def timed_us(script: Path, env: dict) -> int:
     return int(r.stderr.strip().splitlines()[-1])
 
 
-def best_of(rounds: int, variants: dict[str, tuple[Path, Path]], env: dict) -> dict[str, float]:
-    """Per variant: min over rounds of cpu(n lines) - cpu(0 lines), i.e. the loop alone."""
-    best = {k: float("inf") for k in variants}
+class Stat:
+    """Median and minimum of a variant's samples."""
+
+    def __init__(self, xs: list[float]) -> None:
+        self.med = statistics.median(xs)
+        self.min = min(xs)
+
+
+def best_of(rounds: int, variants: dict[str, tuple[Path, Path]], env: dict) -> dict[str, Stat]:
+    """Per variant, over rounds: cpu(n lines) - cpu(0 lines), i.e. the loop alone."""
+    xs: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(rounds):
         for k, (full, empty) in variants.items():
-            best[k] = min(best[k], cpu_us(full, env) - cpu_us(empty, env))
-    return best
+            xs[k].append(cpu_us(full, env) - cpu_us(empty, env))
+    return {k: Stat(v) for k, v in xs.items()}
 
 
 def pair(root: Path, name: str, prelude: str, line: str) -> tuple[Path, Path]:
@@ -119,19 +135,28 @@ __guard_trap() {
 """
 
 
-def self_time_ns(rounds: int, sb: Sandbox, hook_line: str) -> tuple[float, float]:
+def self_time_ns(rounds: int, sb: Sandbox, hooks: dict[str, Path]) -> dict[str, float]:
     """Wall time spent inside the trap per verified external command, measured in bash with
-    $EPOCHREALTIME around the trap function; minus the same wrapper around an empty body."""
-    best = {}
-    for name, body in (("guard", SELF), ("wrapper", EMPTY_SELF)):
+    $EPOCHREALTIME around the trap function, minus the same wrapper around an empty body;
+    median over rounds, interleaved."""
+    lines = "\n".join(["true_ext x"] * N)
+    scripts = {}
+    for name, hook in [*hooks.items(), ("wrapper", sb.hook)]:
         p = sb.root / f"self_{name}.sh"
-        lines = "\n".join(["true_ext x"] * N)
+        body = EMPTY_SELF if name == "wrapper" else SELF
         p.write_text(
-            f"{hook_line}\ntrue_ext x\ntrue_ext x\n{body}\n{lines}\n"
+            f"source {hook}\ntrue_ext x\ntrue_ext x\n{body}\n{lines}\n"
             'trap - DEBUG; echo "$(( __tt * 1000 / __nn ))" >&2\n'
         )
-        best[name] = min(timed_us(p, sb.env) for _ in range(rounds))
-    return best["guard"], best["wrapper"]
+        scripts[name] = p
+    xs: dict[str, list[int]] = {k: [] for k in scripts}
+    for _ in range(rounds):
+        for k, p in scripts.items():
+            xs[k].append(timed_us(p, sb.env))
+    wrap = statistics.median(xs["wrapper"])
+    return {k: statistics.median(v) - wrap for k, v in xs.items() if k != "wrapper"} | {
+        "wrapper": wrap
+    }
 
 
 def start_ms(rounds: int, sb: Sandbox) -> tuple[float, float]:
@@ -175,57 +200,62 @@ def first_sighting_ms(rounds: int, sb: Sandbox) -> tuple[float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--compare", type=Path, help="another guard.bash to run side by side")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="guard-bench-bash-") as tmp:
-        sb = Sandbox(Path(tmp))
+        sb = Sandbox(Path(tmp), a.compare)
         ext = sb.bin / "true_ext"
         shutil.copyfile("/usr/bin/true", ext)
         ext.chmod(0o755)
         sb.guard("trust", str(ext))
         root = sb.root
-        hook = f"source {sb.hook}"
+        hooks = {"guard": sb.hook}
+        if sb.old is not None:
+            hooks["old"] = sb.old
 
-        b = best_of(
-            a.rounds,
-            {
-                "none": pair(root, "b_none", ":", ": x"),
-                "empty_trap": pair(root, "b_empty", "trap ':' DEBUG", ": x"),
-                "guard": pair(root, "b_guard", hook, ": x"),
-            },
-            sb.env,
-        )
-        e = best_of(
-            a.rounds,
-            {
-                "none": pair(root, "e_none", ":", "true_ext x"),
-                "guard": pair(root, "e_guard", hook, "true_ext x"),
-            },
-            sb.env,
-        )
-        t_guard, t_wrap = self_time_ns(a.rounds, sb, hook)
+        bv = {
+            "none": pair(root, "b_none", ":", ": x"),
+            "empty_trap": pair(root, "b_empty", "trap ':' DEBUG", ": x"),
+        }
+        ev = {"none": pair(root, "e_none", ":", "true_ext x")}
+        for k, h in hooks.items():
+            bv[k] = pair(root, f"b_{k}", f"source {h}", ": x")
+            ev[k] = pair(root, f"e_{k}", f"source {h}", "true_ext x")
+        b = best_of(a.rounds, bv, sb.env)
+        e = best_of(a.rounds, ev, sb.env)
+        t = self_time_ns(a.rounds, sb, hooks)
         s_plain, s_hook = start_ms(a.rounds, sb)
         f_hook, f_plain = first_sighting_ms(min(a.rounds, 3), sb)
 
     version = subprocess.run(
         ["bash", "-c", "echo $BASH_VERSION"], capture_output=True, text=True
     ).stdout.strip()
-    print(f"bash {version}, {os.cpu_count()} CPUs, best of {a.rounds} interleaved rounds, N={N}")
-    r1 = b["guard"] / b["empty_trap"]
     print(
-        f"1. builtins (CPU): no trap {b['none'] / 1000:.1f} ms, empty DEBUG trap "
-        f"{b['empty_trap'] / 1000:.1f} ms, guard {b['guard'] / 1000:.1f} ms "
-        f"-> guard/empty-trap = {r1:.2f}x (goal <= 3)"
-    )
-    r2 = e["guard"] / e["none"]
-    added = (e["guard"] - e["none"]) / N
-    print(
-        f"2. verified externals (CPU): no hook {e['none'] / 1000:.1f} ms, "
-        f"guard {e['guard'] / 1000:.1f} ms "
-        f"-> ratio {r2:.3f} (goal <= 1.03), {added:.1f} us added per command (goal <= 25)"
+        f"bash {version}, {os.cpu_count()} CPUs, {a.rounds} interleaved rounds, N={N}; median [min]"
     )
     print(
-        f"2b. time inside the trap per verified external (wall, in bash): "
-        f"{(t_guard - t_wrap) / 1000:.1f} us (wrapper overhead {t_wrap / 1000:.1f} us removed)"
+        f"1. builtins (CPU): no trap {b['none'].med / 1000:.1f} ms, empty DEBUG trap "
+        f"{b['empty_trap'].med / 1000:.1f} ms"
+    )
+    for k in hooks:
+        print(
+            f"   {k}: {b[k].med / 1000:.1f} ms -> {k}/empty-trap = "
+            f"{b[k].med / b['empty_trap'].med:.2f}x [{b[k].min / b['empty_trap'].min:.2f}x]"
+            " (goal <= 3)"
+        )
+    print(f"2. verified externals (CPU): no hook {e['none'].med / 1000:.1f} ms")
+    for k in hooks:
+        added = (e[k].med - e["none"].med) / N
+        added_min = (e[k].min - e["none"].min) / N
+        print(
+            f"   {k}: {e[k].med / 1000:.1f} ms -> ratio {e[k].med / e['none'].med:.3f} "
+            f"[{e[k].min / e['none'].min:.3f}] (goal <= 1.03), {added:.1f} [{added_min:.1f}] "
+            "us added per command (goal <= 25)"
+        )
+    print(
+        "2b. time inside the trap per verified external (wall, in bash; wrapper overhead "
+        f"{t['wrapper'] / 1000:.1f} us removed): "
+        + ", ".join(f"{k} {t[k] / 1000:.1f} us" for k in hooks)
     )
     print(
         f"3. start (bash -c :): without {s_plain:.2f} ms, with hook {s_hook:.2f} ms "

@@ -6,16 +6,19 @@
 # PATH, which is exactly what an attacker controls). Protocol: docs/hook-protocol.md.
 # How it works and what it covers: docs/shell-bash.md.
 #
-# Interception is a DEBUG trap (`__guard_trap "$_" "$@"`), with `set -o functrace` so that it
+# Interception is a DEBUG trap (`__guard_trap "$@" "$_"`), with `set -o functrace` so that it
 # is inherited by functions, $( ), ( ), <( ) and sourced files. The trap fires once per simple
 # command, with the unexpanded text of that one command in BASH_COMMAND (pipeline parts and
 # && / || members each get their own call, in the parent shell, before it forks). With
 # `extdebug`, a non-zero return from the trap skips the command; without it (and in any
 # non-interactive shell) a block is `exit 126`, because a skipped command reports success.
 #
-# The hot path forks nothing: an `ok` verdict is cached per command word and stays valid while
-# PATH, the hash-table entry and every WATCH path (`[[ w -nt stamp ]]`) are unchanged. Python
-# runs only on a miss, once per simple command for all of its uncached words.
+# The hot path forks nothing: __guard_trap passes the commonest builtins with one `case`, else
+# looks the command's first word up in __guard_fast, whose value answers "still fine?": `:`
+# for builtins and keywords, or a generated one-line function per cached `ok` verdict that
+# holds while PATH, the hash-table entry and every WATCH path (`[[ w -nt stamp ]]`) are
+# unchanged. Anything else goes to __guard_full. Python runs only on a miss, once per simple
+# command for all of its uncached words.
 
 # shellcheck disable=SC2034,SC2154  # globals: read by the trap; __guard_bin comes from guard
 [[ -n ${BASH_VERSION-} ]] || return 0
@@ -26,6 +29,7 @@ fi
 
 # ---- state (declare -g: this file may be sourced from inside a function) -------------------
 # Double-loading keeps the caches; the trap install below refuses to chain itself.
+\builtin declare -gA __guard_fast # also when a version without it was loaded before
 if [[ -z ${__guard_loaded-} ]]; then
     \builtin declare -gA __guard_kind __guard_okf __guard_okh __guard_okp
     \builtin declare -ga __guard_chain
@@ -33,6 +37,7 @@ if [[ -z ${__guard_loaded-} ]]; then
     __guard_okf=()  # cache key -> "__guard_tN[@]": the `test` arguments revalidating an ok
     __guard_okh=()  # cache key -> the hash-table entry that answer holds for
     __guard_okp=()  # cache key -> 1 when the answer came from a PATH search
+    __guard_fast=() # _word -> `:` (builtin/keyword) or __guard_vN (cached ok, see __guard_fastfn)
     __guard_chain=() # foreign DEBUG traps that we call, oldest first
     __guard_path=${PATH-} __guard_n=0
 fi
@@ -41,11 +46,14 @@ __guard_failwarned='' __guard_armed='' __guard_demoted='' __guard_unchecked=''
 \builtin declare -gA __guard_act __guard_msg
 __guard_act=() __guard_msg=()
 # shellcheck disable=SC2016  # the trap string is evaluated when the trap fires
-__guard_trapstr='__guard_trap "$_" "$@"'
+__guard_trapstr='__guard_trap "$@" "$_"'
 
-# Bash keywords appear in BASH_COMMAND for [[ ]], (( )), for and case heads.
-for __guard_x in '[[' '((' for case select if while until '[' ':' true false; do
-    __guard_kind[_$__guard_x]=b
+# Builtins and keywords that pass at once (keywords appear in BASH_COMMAND for [[ ]], (( )),
+# for, case and select heads). More are learned with `type -t`.
+for __guard_x in '[[' '((' for case select if while until '[' ':' true false echo printf local \
+    test return shift set read cd export declare let unset break continue pwd wait trap shopt \
+    eval source . typeset readonly; do
+    __guard_kind[_$__guard_x]=b __guard_fast[_$__guard_x]=:
 done
 # Wrappers whose operand is itself a command word (their own file is checked as well).
 for __guard_x in command exec builtin env nohup nice time sudo doas xargs timeout stdbuf; do
@@ -54,48 +62,33 @@ done
 \builtin unset -v __guard_x
 
 # ---- the DEBUG trap ------------------------------------------------------------------------
-# $1 is the caller's $_, the rest are the caller's positional parameters (so "$@" and $1 can be
-# resolved in command position). $? and $_ are restored by bash after a DEBUG trap.
+# The trap string is `__guard_trap "$@" "$_"`: a function name first, because some tools
+# (starship) run the first word of the trap they replace. The arguments are the caller's
+# positional parameters (so "$@" and $1 can be resolved in command position), then the
+# caller's $_. Bash restores $? after a DEBUG trap but not $_: it becomes the last argument of
+# the trap's last command, here the caller's own $_.
 __guard_trap() {
-    # Hot path 1: the commonest builtins and keywords, when nothing is pending. One `case` on
-    # the raw text is the cheapest test bash has. __guard_state is empty, or starts with a
-    # control character (see __guard_restate) so that no pattern below can match.
+    # Hot path, no other function call for builtins: the commonest builtins when nothing is
+    # pending; otherwise the first word's entry in __guard_fast (`:` for other builtins and
+    # keywords, or __guard_vN for a cached ok verdict; see __guard_fastfn). One `case` on the
+    # raw text is the cheapest test bash has, but every pattern is copied with the body on each
+    # call, so only the commonest are listed. __guard_state is empty, or starts with \x01 (see
+    # __guard_restate), so that nothing but the first pattern can match.
     case $__guard_state$BASH_COMMAND in
-    *[\`\(]*) ;; # a substitution inside: its first command is checked in this shell too
-    : | ': '* | echo | 'echo '* | 'printf '* | 'local '* | '[['* | '(('* | '[ '* | 'test '* | \
-        true | false | return | 'return '* | shift | 'shift '* | 'set '* | 'read '* | cd | \
-        'cd '* | 'export '* | 'declare '* | 'let '* | 'for '* | 'case '* | 'select '* | \
-        'unset '* | break | 'break '* | continue | 'continue '* | pwd | wait | 'wait '* | \
-        'trap '* | 'shopt '* | 'eval '* | 'source '* | '. '*)
+    $'\x01'* | *[\`\(]*) ;; # pending state, or a substitution: its first command is checked here
+    : | ': '* | echo | 'echo '* | 'printf '* | 'local '* | '[['* | '[ '* | 'test '* | true | \
+        false | return | 'return '* | 'set '* | 'read '* | 'cd '* | 'export '* | 'declare '*)
         return 0
         ;;
+    *) "${__guard_fast[_${BASH_COMMAND%% *}]-false}" && return 0 ;;
     esac
-    __guard_main "$@"
-}
-
-# Everything but hot path 1. A separate function because bash copies a function's whole body
-# on every call: the trap itself must stay tiny.
-__guard_main() {
-    # Hot path 2: a first word whose ok answer is cached and still valid (PATH, hash entry and
-    # every WATCH path unchanged), or a builtin found earlier. Wrappers always go on.
-    if [[ -z $__guard_busy$__guard_state${COMP_LINE-} && $PATH == "$__guard_path" ]]; then
-        __guard_1=${BASH_COMMAND%% *}
-        if [[ -n $__guard_1 ]]; then
-            if [[ -n ${__guard_okf[$__guard_1]-} && ${__guard_okp[$__guard_1]} == 1 &&
-                ${BASH_CMDS[$__guard_1]-} == "${__guard_okh[$__guard_1]}" &&
-                ${__guard_kind[_${__guard_1##*/}]-} != w &&
-                ($__guard_1 != */* || $__guard_1 == /*) ]] &&
-                \builtin test "${!__guard_okf[$__guard_1]}"; then
-                return 0
-            fi
-            [[ ${__guard_kind[_$__guard_1]-} != b ]] || return 0
-        fi
-    fi
     __guard_full "$@"
 }
 
-# The trap's full work: re-entry, pending state, who called us, then the slow path.
+# Everything the hot path did not answer. Same arguments as __guard_trap, or none when a
+# foreign trap runs the first word of ours (starship).
 __guard_full() {
+    (($#)) || \builtin set -- ''
     # Re-entry: a foreign trap we chain (bash-preexec, starship) calls us back, or a command
     # substitution inside our own query. Never inside programmable completion.
     [[ -z $__guard_busy && -z ${COMP_LINE-} ]] || return 0
@@ -107,7 +100,7 @@ __guard_full() {
     fi
     # Called through someone else's DEBUG trap instead of as the trap itself: check this
     # command with what we have, then take the trap back (chaining theirs).
-    case ${FUNCNAME[3]-} in
+    case ${FUNCNAME[2]-} in
     __bp_original_debug_trap | starship_preexec_all | __bp_preexec_invoke_exec) __guard_demoted=1 ;;
     __guard_prompt)
         __guard_tick=1 # the trap is ours and it works
@@ -122,13 +115,14 @@ __guard_full() {
     if [[ $__guard_1 == "$BASH_COMMAND" && $__guard_1 == [A-Za-z_]*=* &&
         ${__guard_1%%=*} != *[!A-Za-z0-9_+]* && $__guard_1 != *[\$\`\\\'\"\(\<\>]* ]]; then
         : # a plain assignment: nothing runs
-    elif [[ -n $__guard_1 && ${__guard_kind[_$__guard_1]-} == b ]]; then
-        : # a builtin or keyword
+    elif [[ -n $__guard_1 && ${__guard_kind[_$__guard_1]-} == b &&
+        $BASH_COMMAND != *@([\$\<\>]\(|\`)* ]]; then
+        : # a builtin or keyword, without a substitution to check
     else
-        __guard_slow "${@:2}" || __guard_rc=$?
+        __guard_slow "${@:1:$# - 1}" || __guard_rc=$?
     fi
     if ((__guard_rc == 0)) && ((${#__guard_chain[@]})); then
-        __guard_call_chain "$1" || __guard_rc=$?
+        __guard_call_chain "${!#}" || __guard_rc=$?
     fi
     if [[ -n $__guard_demoted ]]; then
         __guard_busy=1
@@ -137,6 +131,7 @@ __guard_full() {
     fi
     return "$__guard_rc"
 }
+
 
 # __guard_state is empty unless the trap has more to do than check the command: an aborted
 # command line, extdebug not yet armed, or foreign traps to call.
@@ -205,7 +200,7 @@ __guard_slow() {
             if [[ -z ${__guard_kind[_$__guard_word]-} ]]; then
                 case $(\builtin type -t -- "$__guard_word" 2>/dev/null) in
                 builtin | keyword)
-                    __guard_kind[_$__guard_word]=b
+                    __guard_kind[_$__guard_word]=b __guard_fast[_$__guard_word]=:
                     continue
                     ;;
                 alias | function) continue ;;
@@ -500,8 +495,31 @@ __guard_valid() {
             [[ $3 == "$__guard_found" ]] || return 1
         fi
         __guard_okh[$1]=$3
+        \builtin test "${!n}" || return 1
+        __guard_fastfn "$1" "${n//[!0-9]/}"
+        return 0
     fi
     \builtin test "${!n}"
+}
+
+# Make __guard_vN, the hot-path check for cache KEY ($1, answer number $2), and enter it in
+# __guard_fast: one `[[ ]]` on literal words (PATH, the hash-table entry, no WATCH path newer
+# than STAMP). A generated function because a call copies only its small body, and literal
+# words expand with few allocations; after every fork each heap page the parent writes costs
+# a copy-on-write fault, so the hot path must allocate little. Only for answers that do not
+# depend on the working directory and are not wrappers (whose operands need the full check).
+__guard_fastfn() {
+    local key=$1 n=$2 c h='' i
+    [[ $key != *$'\x1f'* && -z ${__guard_kind[_${key##*/}]-} ]] || return 0
+    local -a t=("${!__guard_okf[$key]}")
+    for ((i = 2; i + 2 < ${#t[@]}; i += 4)); do
+        [[ ${t[i + 1]} != -nt ]] || h+="${h:+ || }${t[i]@Q} -nt ${t[i + 2]@Q}"
+    done
+    c='$PATH == "$__guard_path"'
+    # Absolute paths are not hashed by bash; PATH still counts (`#!/usr/bin/env node`).
+    [[ $key == /* ]] || c+=" && \${BASH_CMDS[${key@Q}]-} == ${__guard_okh[$key]@Q}"
+    [[ -z $h ]] || c+=" && ! ( $h )"
+    \builtin eval "__guard_v$n() { [[ $c ]]; }" && __guard_fast[_$key]=__guard_v$n
 }
 
 # First executable regular file named $1 on PATH, as bash would find it.
@@ -524,7 +542,12 @@ __guard_pathfind() {
 __guard_reset() {
     local n
     for n in "${__guard_okf[@]}"; do
-        \builtin unset -v "${n%'[@]'}"
+        n=${n%\[*}
+        \builtin unset -v "$n"
+        \builtin unset -f "__guard_v${n#__guard_t}"
+    done
+    for n in "${!__guard_fast[@]}"; do
+        [[ ${__guard_fast[$n]} == : ]] || \builtin unset -v '__guard_fast[$n]'
     done
     __guard_okf=() __guard_okh=() __guard_okp=()
     __guard_path=${PATH-}
@@ -583,7 +606,11 @@ __guard_put() {
     key=$word
     [[ $word != */* || $word == /* ]] || key=$PWD$'\x1f'$word
     n=${__guard_okf[$key]-}
-    [[ -z $n ]] || \builtin unset -v "${n%'[@]'}"
+    if [[ -n $n ]]; then
+        n=${n%\[*}
+        \builtin unset -v "$n" '__guard_fast[_$key]'
+        \builtin unset -f "__guard_v${n#__guard_t}"
+    fi
     n=$((++__guard_n))
     # `test ! ( W1 -nt STAMP -o W2 -nt STAMP … )` from an array: a builtin call on ready-made
     # words, no function body to copy and few heap writes (after every fork each page the
@@ -602,6 +629,7 @@ __guard_put() {
     done
     __guard_okh[$key]=$h
     if [[ -z $h ]]; then __guard_okp[$key]=1; else __guard_okp[$key]=0; fi
+    __guard_fastfn "$key" "$n"
 }
 
 __guard_mode_blocks() {
@@ -695,7 +723,7 @@ __guard_install() {
         \builtin eval "prev=$cur"
     fi
     \builtin set -o functrace
-    [[ $prev != "$__guard_trapstr" ]] || return 0
+    [[ $prev != *__guard_trap* ]] || return 0 # ours (also from an older version of this file)
     if [[ -n $prev ]]; then
         for i in "${!__guard_chain[@]}"; do
             [[ ${__guard_chain[i]} != "$prev" ]] || prev=

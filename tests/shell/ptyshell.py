@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -60,9 +61,7 @@ class PtyShell:
         while pattern not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(
-                    f"waited for {pattern!r}; got {self.clean(self.buf)[-2000:]!r}"
-                )
+                raise TimeoutError(f"waited for {pattern!r}; got {self.clean(self.buf)[-2000:]!r}")
             r, _, _ = select.select([self.fd], [], [], min(left, 0.2))
             if r:
                 try:
@@ -100,10 +99,8 @@ class PtyShell:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
         self.proc.wait(timeout=10)
         os.close(self.fd)
 
