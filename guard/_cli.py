@@ -319,10 +319,13 @@ def cmd_query(a: argparse.Namespace) -> int:
     if getattr(a, "shadows", False):
         from guard.hookquery import shadows
 
-        sys.stdout.write(shadows(a.shell))
+        sys.stdout.write(shadows(a.shell, want_mode=getattr(a, "want_mode", False)))
         return EXIT_ALLOW
     hashed = dict(a.hashed or [])
-    sys.stdout.write(query(a.shell, a.words, hashed, interactive=a.interactive))
+    want_mode = getattr(a, "want_mode", False)
+    sys.stdout.write(
+        query(a.shell, a.words, hashed, interactive=a.interactive, want_mode=want_mode)
+    )
     return EXIT_ALLOW
 
 
@@ -512,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--interactive", action="store_true")
     sp.add_argument("--hashed", nargs=2, action="append", metavar=("WORD", "PATH"))
     sp.add_argument("--shadows", action="store_true", help="list names whose PATH winner is denied")
+    sp.add_argument("--want-mode", action="store_true", help="first line: __guard_mode MODE")
     sp.add_argument("words", nargs="*")
     return p
 
@@ -548,6 +552,9 @@ def _fast_args(argv: list[str]) -> _Args | None:
                 i += 1
             elif w == "--shadows":
                 a.shadows = True
+                i += 1
+            elif w == "--want-mode":
+                a.want_mode = True
                 i += 1
             elif w == "--hashed" and i + 2 < len(argv):
                 a.hashed.append((argv[i + 1], argv[i + 2]))

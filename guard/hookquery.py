@@ -125,19 +125,27 @@ def action_for(v: Verdict, mode: str, interactive: bool, may_ask: bool) -> str:
     return "block"
 
 
+def mode_line(ctx: Context) -> str:
+    """``__guard_mode MODE`` (``--want-mode``): the effective mode — config.yaml, GUARD_MODE,
+    then the system policy's floor — for the hook's own local decisions (a substitution in
+    command position, guard being unavailable later), which it cannot read from the config."""
+    return f"__guard_mode {ctx.config.mode}"
+
+
 def query(
     shell: str,
     words: list[str],
     hashed: dict[str, str],
     interactive: bool = False,
     ctx: Context | None = None,
+    want_mode: bool = False,
 ) -> str:
     quote = QUOTERS[shell]
     started = time.time_ns()
     own = ctx is None
     ctx = ctx or Context()
     stamp = make_stamp(ctx.loc.stamps_dir, started)
-    lines = []
+    lines = [mode_line(ctx)] if want_mode else []
     try:
         for w in words:
             v = decide(w, hashed=hashed.get(w), ctx=ctx)
@@ -193,7 +201,7 @@ def _plainly_os_packaged(ctx: Context, invoked: str, path_env: str, cwd: str) ->
     return True
 
 
-def shadows(shell: str, ctx: Context | None = None) -> str:
+def shadows(shell: str, ctx: Context | None = None, want_mode: bool = False) -> str:
     """For hooks that can only protect by name (fish scripts and `fish -c`, where no key press
     can be intercepted): one ``__guard_shadow NAME`` per name whose PATH winner is not allowed,
     then ``__guard_shadows STAMP WATCH...`` saying how long the list holds.
@@ -211,7 +219,7 @@ def shadows(shell: str, ctx: Context | None = None) -> str:
     path_env = os.environ.get("PATH", "")
     cwd = os.getcwd()
     stamp = make_stamp(ctx.loc.stamps_dir, started)
-    lines = []
+    lines = [mode_line(ctx)] if want_mode else []
     watch: list[str] = []
     relative = False
     try:
@@ -238,7 +246,11 @@ def shadows(shell: str, ctx: Context | None = None) -> str:
                 if v.reason == Reason.NOT_FOUND:
                     continue
                 lines.append("__guard_shadow " + quote(name))
-        watch.append(ctx.loc.config_dir)
+        # the config dir catches files appearing or renamed into place; the files themselves
+        # catch an in-place rewrite (a missing one falls back to the dir, see watch_list)
+        watch.extend((ctx.loc.config_dir, ctx.loc.config_file, ctx.loc.allowlist_file))
+        if ctx.lock_file is not None:
+            watch.append(ctx.lock_file)  # GUARD_LOCK: its pins are the trust source
         if ctx.policy is not None:
             watch.extend(ctx.policy.watch)
         wl = watch_list(watch)
