@@ -190,7 +190,9 @@ def _watch_for(word: str, winner: Candidate, path_env: str, cwd: str, loc: Locat
         w.extend((hop, os.path.dirname(hop)))
     if winner.real:
         w.append(winner.real)
-    w.append(loc.config_dir)
+    # The dir catches an allowlist replaced by rename (guard's own writes); the files catch an
+    # editor that rewrites them in place.
+    w.extend((loc.config_dir, loc.allowlist_file, loc.config_file))
     return w
 
 

@@ -44,31 +44,41 @@ set -g __guard_wopt_command
 set -g __guard_wopt_exec
 
 function __guard_scan --argument-names text
-    # Appends to __guard_ws every word that will be looked up as an external command, and to
-    # __guard_dyn every command word that is itself a command substitution.
-    set -l toks (string match -ar -- $__guard_re_tok $text)
-    set -l state cmd # cmd: a command word comes next; args: arguments; wrap: inside a wrapper
+    # Appends to __guard_ws every word that will be looked up as an external command in $PATH,
+    # to __guard_sw/__guard_sp the words looked up in another PATH (with that PATH), and to
+    # __guard_dyn a description of each part that cannot be known before it runs.
+    set -l toks (string match -ar -- $__guard_re_tok $text) \x1e # \x1e: the last command ends
+    set -l state cmd # cmd: a command word comes next; args: arguments; wrap: inside a wrapper;
+    # eval, set, fish_add_path: that command's arguments are held until it ends
     set -l wrap # the wrapper whose options are being skipped
     set -l wdone 0 # the wrapper saw `--`
     set -l wpos 0 # positional words the wrapper still owns (timeout's DURATION)
     set -l wskip 0 # the next word is an option's value
     set -l target 0 # the next word is a redirection target
+    set -l scoped # the PATH this command is looked up in (`PATH=… cmd`, `env PATH=… cmd`)
+    set -l held # the expanded arguments of eval / set / fish_add_path
+    set -l helddyn 0 # … one of which is a command substitution
     while set -q toks[1]
         set -l t $toks[1]
         set -e toks[1]
         switch $t
-            case \x1e ';' '&' '|' '&&' '||' '&|'
+            case \x1e ';' '&' '|' '&&' '||' '&|' '>|' '1>|' '2>|'
+                # the command ended: what eval runs, what PATH set assigns, is known now
+                switch $state
+                    case eval
+                        __guard_scan_eval $helddyn $held
+                    case set fish_add_path
+                        __guard_setpath $state $helddyn $held
+                end
                 set state cmd
                 set target 0
+                set scoped
                 continue
             case '\\'\x1e '#*'
                 continue
             case '*>|'
-                if string match -qr '^[0-9]*>\|$' -- $t
-                    set state cmd
-                    set target 0
-                    continue
-                end
+                string match -qr '^[0-9]+>\|$' -- $t; and set -p toks \x1e # 3>| pipes too
+                continue
             case '*>*' '*<*'
                 if string match -qr '^(?:[0-9]+|&)?(?:>>|>|<)\??(?:&(?:[0-9]+|-))?$' -- $t
                     string match -qr '&(?:[0-9]+|-)$' -- $t; or set target 1
@@ -98,9 +108,38 @@ function __guard_scan --argument-names text
             set target 0
             continue
         end
-        test $state = args; and continue
+        switch $state
+            case args
+                continue
+            case for
+                # the loop variable gets values the scan cannot know
+                set -a __guard_setvars $t
+                set state args
+                continue
+            case eval set fish_add_path
+                # their arguments, expanded as fish will (no ( ) here, so this runs nothing)
+                if test $nsub -gt 0; or begin; set -q __guard_setvars[1]; and __guard_uses_setvar $t; end
+                    set helddyn 1
+                else if test $lit = 1; or not string match -qr -- '[$*?{}~%\'"\\\\]' $t
+                    set -a held $t
+                else
+                    set -l __guard_x
+                    eval "set -l -- __guard_x $t" 2>/dev/null
+                    set -a held $__guard_x
+                end
+                continue
+        end
+        if test $state = cmd; and string match -q -- '*=*' $t; and test $lit = 0
+        and string match -qr '^[A-Za-z_][A-Za-z0-9_]*=' -- $t
+            # VAR=value prefix (its substitutions were scanned above); PATH= scopes the lookup
+            if string match -q -- 'PATH=*' $t
+                set scoped (__guard_pathval (string sub -s 6 -- $t))
+                or set -a __guard_dyn "PATH not known before it runs: "(string escape -- $t)
+            end
+            continue
+        end
         if test $nsub -gt 0
-            set -a __guard_dyn $t
+            set -a __guard_dyn "command substitution in command position: "(string escape -- $t)
             set state args
             continue
         end
@@ -138,6 +177,9 @@ function __guard_scan --argument-names text
                 continue
             end
             if contains -- $wrap env sudo doas; and string match -qr '^[A-Za-z_][A-Za-z0-9_]*=' -- $w
+                # env looks its command up in the PATH it sets (the last one wins)
+                test $wrap = env; and string match -q -- 'PATH=*' $w
+                and set scoped (string sub -s 6 -- $w)
                 continue
             end
             if test $wpos -gt 0
@@ -145,13 +187,12 @@ function __guard_scan --argument-names text
                 continue
             end
         else
-            # state cmd: fish's own words first
-            if string match -qr '^[A-Za-z_][A-Za-z0-9_]*=' -- $w
-                continue # VAR=value prefix
-            end
+            # state cmd: fish's own words first (a VAR=value prefix was taken above; one that
+            # comes from expanding a variable is a command name to fish, not an assignment)
+            set -l own 0 # a keyword, builtin or function: a scoped PATH reaches what it runs
             switch $w
-                case and or not '!' begin if while else time
-                    continue
+                case and or not '!' begin if while else time builtin
+                    set own 1
                 case end
                     set state args
                     continue
@@ -162,7 +203,21 @@ function __guard_scan --argument-names text
                     set wpos 0
                     set wskip 0
                     continue
+                case for
+                    set state for
+                    continue
+                case eval set fish_add_path
+                    set own 1
+                    set state $w
+                    set held
+                    set helddyn 0
             end
+            if set -q scoped[1]; and test $own = 1
+                # `PATH=… begin …`, `PATH=… eval …`: checked under it for the rest of the line
+                set -a __guard_xp $scoped
+                set scoped
+            end
+            test $own = 1; and continue
             if abbr -q -- $w
                 # Enter expands an abbreviation before it runs: check what it expands to.
                 __guard_scan (__guard_abbr_text $w)
@@ -172,15 +227,20 @@ function __guard_scan --argument-names text
                 continue
             end
             if functions -q -- $w
-                # A function named like a program (ls, grep, man…) normally runs that program.
-                command -q -- $w; and set -a __guard_ws $w
+                # A function named like a program (ls, grep, man…) normally runs that program;
+                # what it runs under a scoped PATH is checked under that PATH too.
+                set -q scoped[1]; and set -a __guard_xp $scoped
+                set scoped
+                __guard_addword $w
                 set state args
                 continue
             end
         end
         # an external command (or the command a wrapper runs)
-        if string match -q -- '*/*' $w; or command -q -- $w
-            contains -- $w $__guard_ws; or set -a __guard_ws $w
+        if set -q scoped[1]; or set -q __guard_xp[1]
+            __guard_addword $w $scoped
+        else if string match -q -- '*/*' $w; or command -q -- $w
+            contains -- $w $__guard_ws; or set -a __guard_ws $w # (__guard_addword, inlined)
         end
         set -l base (string replace -r '.*/' '' -- $w)
         if contains -- $base $__guard_wrappers
@@ -194,6 +254,105 @@ function __guard_scan --argument-names text
             set state args
         end
     end
+end
+
+function __guard_addword
+    # argv: WORD [PATH]. Record a command word to check: in PATH when given (a command-scoped
+    # PATH), else in $PATH when fish finds it there, and in every PATH set earlier on the line.
+    set -l w $argv[1]
+    if set -q argv[2]
+        set -a __guard_sw $w
+        set -a __guard_sp $argv[2]
+        return
+    end
+    if string match -q -- '*/*' $w; or command -q -- $w
+        contains -- $w $__guard_ws; or set -a __guard_ws $w
+    end
+    for p in $__guard_xp
+        set -a __guard_sw $w
+        set -a __guard_sp $p
+    end
+end
+
+function __guard_uses_setvar --argument-names raw
+    # True when RAW expands a variable that is assigned earlier on the same line (`set`, `for`):
+    # its value now is not the value it will have.
+    for v in $__guard_setvars
+        string match -qr -- '^[A-Za-z0-9_]+$' $v; or continue
+        string match -qr -- '\$\{?'$v'(?![A-Za-z0-9_])' $raw; and return 0
+    end
+    return 1
+end
+
+function __guard_pathval --argument-names raw
+    # The PATH an assignment `PATH=RAW` gives, as one ':'-joined string (fish splits a path
+    # variable's elements at ':'); status 1 when RAW holds a command substitution or a
+    # variable assigned earlier on the line.
+    string match -q -- '*(*' $raw; and return 1
+    __guard_uses_setvar $raw; and return 1
+    set -l __guard_x
+    eval "set -l -- __guard_x $raw" 2>/dev/null # (set keeps $status: no `or` here)
+    printf '%s\n' (string join : -- (string split : -- $__guard_x))
+end
+
+function __guard_scan_eval --argument-names dyn
+    # argv: DYN ARG…: eval runs its expanded arguments joined by spaces: scan that text. A
+    # substitution among them cannot be known before it runs.
+    set -e argv[1]
+    test "$dyn" = 1; and set -a __guard_dyn "eval of a string not known before it runs (a command substitution or a variable set on the line)"
+    set -q argv[1]; or return
+    __guard_scan (string join ' ' -- $argv | string replace -a \x1f '' | string join \x1e)
+end
+
+function __guard_setpath --argument-names cmd dyn
+    # argv: set|fish_add_path DYN ARG…: a PATH this command gives is added to the line's PATHs
+    # (__guard_xp); every later command word on the line is also checked under each of them.
+    # A scope (`set -l` inside begin…end) is not followed: checking under more PATHs is safe.
+    set -e argv[1..2]
+    set -l how set
+    test $cmd = fish_add_path; and set how prepend
+    while set -q argv[1]; and string match -q -- '-*' $argv[1]
+        set -l o $argv[1]
+        set -e argv[1]
+        test "$o" = --; and break
+        switch $o
+            case --erase --query --names --show --long --help --dry-run
+                return
+            case --append
+                set how append
+            case --prepend
+                set how prepend
+            case '--*'
+            case '*'
+                test $cmd = set; and string match -qr -- '[eqnSLh]' $o; and return
+                string match -q -- '*a*' $o; and set how append
+                string match -q -- '*p*' $o; and set how prepend
+                test $cmd = fish_add_path; and string match -q -- '*n*' $o; and return
+        end
+    end
+    set -l name PATH
+    if test $cmd = set
+        set -q argv[1]; or return
+        set name $argv[1]
+        set -e argv[1]
+        set -a __guard_setvars (string replace -r -- '\[.*' '' $name)
+        # an index (PATH[1]) is taken as a prepend: the new entry is searched before the rest
+        string match -qr -- '^(?:PATH|fish_user_paths)\[' $name; and set how prepend
+        string match -qr -- '^(?:PATH|fish_user_paths)(?:\[.*)?$' $name; or return
+        string match -q -- 'fish_user_paths*' $name; and set how prepend # fish puts them first
+    end
+    if test "$dyn" = 1
+        set -a __guard_dyn "PATH not known before it runs: $cmd "(string escape -- $name)" (a command substitution or a variable set on the line)"
+        return
+    end
+    set -l vals (string split : -- $argv)
+    switch $how
+        case append
+            set vals $PATH $vals
+        case prepend
+            set vals $vals $PATH
+    end
+    set -q vals[1]; and set -a __guard_xp (string join : -- $vals)
 end
 
 function __guard_abbr_text --argument-names name
@@ -220,7 +379,7 @@ end
 function __guard_sync
     # Cached answers hold for the PATH (and, when PATH has a relative entry, the directory)
     # they were computed for.
-    set -l ctx "$PATH"
+    set -l ctx "$PATH"\n"$GUARD_LOCK" # under GUARD_LOCK the lock's pins are the trust source
     string match -qv -- '/*' $PATH; and set ctx "$ctx"\n"$PWD"
     if test "$ctx" != "$__guard_ctx"
         set -l ks (set -n | string match -- '__guard_k_*')
@@ -251,7 +410,8 @@ end
 
 function __guard_put --argument-names word action stamp msg
     # One answer of `guard _query` (docs/hook-protocol.md).
-    if test "$action" = ok; and test -n "$stamp"
+    # (an answer for a command-scoped PATH, __guard_qpath, is for that one command only)
+    if test "$action" = ok; and test -n "$stamp"; and not set -q __guard_qpath
         set -g (__guard_key $word) $stamp $argv[5..]
     end
     set -a __guard_aw $word
@@ -259,14 +419,49 @@ function __guard_put --argument-names word action stamp msg
     set -a __guard_am $msg
 end
 
-function __guard_mode
-    # GUARD_MODE from the environment (the config file's mode reaches us through answers)
+function __guard_mode --argument-names mode
+    # `__guard_mode MODE`, the first line of a `_query --want-mode` reply: the effective mode
+    # (config.yaml, GUARD_MODE, the system policy's floor), remembered with the GUARD_MODE it
+    # was computed under.
+    contains -- "$mode" block warn monitor; or return 0
+    set -g __guard_mode_known $mode
+    set -g __guard_mode_env "$GUARD_MODE"
+end
+
+function __guard_curmode
+    # The mode for the hook's own decisions (a substitution in command position, guard being
+    # unavailable): the last one guard reported while GUARD_MODE is unchanged (else guard is
+    # asked now: these decisions are rare); failing that, GUARD_MODE; else block.
+    if not set -q __guard_mode_known[1]; or test "$__guard_mode_env" != "$GUARD_MODE"
+        if set -q __guard_bin[1]
+            for line in ($__guard_bin _query --shell fish --want-mode 2>/dev/null)
+                string match -qr -- '^__guard_mode ' $line; and eval $line
+            end
+        end
+    end
+    if set -q __guard_mode_known[1]; and test "$__guard_mode_env" = "$GUARD_MODE"
+        echo $__guard_mode_known
+        return
+    end
     switch "$GUARD_MODE"
         case warn monitor
             echo $GUARD_MODE
         case '*'
             echo block
     end
+end
+
+function __guard_call
+    # Run guard with argv; with __guard_qpath set, under that PATH (a command-scoped one).
+    if set -q __guard_qpath
+        set -g __guard_inhook 1 # our own PATH change: the --on-variable handler stays out
+        set -lx PATH (string split : -- $__guard_qpath)
+        $__guard_bin $argv
+        set -l rc $status
+        set -e __guard_inhook
+        return $rc
+    end
+    $__guard_bin $argv
 end
 
 function __guard_unavailable --argument-names why
@@ -279,7 +474,7 @@ function __guard_unavailable --argument-names why
         end
         return 0
     end
-    switch (__guard_mode)
+    switch (__guard_curmode)
         case warn
             printf '%s\n' "guard: cannot check commands ($why); running unchecked" >&2
             return 0
@@ -292,32 +487,39 @@ end
 
 function __guard_decide
     # argv: command words. Prints the messages (warnings are queued for fish_preexec when
-    # __guard_defer is set). Returns 0 to run, 1 to block.
-    __guard_sync
+    # __guard_defer is set). Returns 0 to run, 1 to block. With __guard_qpath set the words
+    # are looked up in that PATH instead of $PATH, and nothing is cached.
     set -l miss
-    for w in $argv
-        __guard_fresh (__guard_key $w); and continue
-        contains -- $w $miss; or set -a miss $w
+    if set -q __guard_qpath
+        for w in $argv
+            contains -- $w $miss; or set -a miss $w
+        end
+    else
+        __guard_sync
+        for w in $argv
+            __guard_fresh (__guard_key $w); and continue
+            contains -- $w $miss; or set -a miss $w
+        end
     end
     set -q miss[1]; or return 0
     set -g __guard_aw
     set -g __guard_aa
     set -g __guard_am
-    set -l flags --shell fish
+    set -l flags --shell fish --want-mode
     status is-interactive; and set -a flags --interactive
     set -l reply
     if set -q __guard_bin[1]
         if set -q __guard_failwarned
-            set reply ($__guard_bin _query $flags -- $miss 2>/dev/null)
+            set reply (__guard_call _query $flags -- $miss 2>/dev/null)
         else
-            set reply ($__guard_bin _query $flags -- $miss)
+            set reply (__guard_call _query $flags -- $miss)
         end
     end
     set -l rc $status
     set -q __guard_bin[1]; or set rc 127
     if test $rc -eq 0
         for line in $reply
-            if string match -q -- '__guard_put *' $line
+            if string match -qr -- '^__guard_(?:put|mode) ' $line
                 eval $line
             end
         end
@@ -340,7 +542,7 @@ function __guard_decide
                 printf '%s\n' $msg >&2
                 set -l ans
                 read -l -P 'trust and run? [y/N] ' ans </dev/tty
-                if string match -qi -- 'y*' "$ans"; and $__guard_bin trust -- $w
+                if string match -qi -- 'y*' "$ans"; and __guard_call trust -- $w
                     continue
                 end
                 set blocked 1
@@ -364,24 +566,44 @@ end
 
 function __guard_check_text --argument-names text
     # Scan a command line and decide every command word in it; 0 = run it.
+    # The name list first: at Enter it is made exact, and its reply tells the current mode.
+    __guard_names_sync exact; or return 1
     set -g __guard_ws
     set -g __guard_dyn
+    set -g __guard_sw # words looked up in another PATH …
+    set -g __guard_sp # … and that PATH
+    set -g __guard_xp # PATHs set on the line (`set PATH`, `set -lx PATH` in begin…end)
+    set -g __guard_setvars # variables assigned on the line
     __guard_scan (string replace -a \x1f '' -- $text)
-    set -l ok 0
     if set -q __guard_dyn[1]
-        set -l m (__guard_mode)
-        set -l msg "guard: "(test $m = block; and echo blocked; or echo 'warning: would block')" command substitution in command position: "(string escape -- $__guard_dyn[1])
+        set -l m (__guard_curmode)
+        set -l msg "guard: "(test $m = block; and echo blocked; or echo 'warning: would block')" $__guard_dyn[1]"
         switch $m
             case block
                 __guard_say $msg
-                set ok 1
+                return 1
             case warn
                 __guard_say $msg
         end
     end
-    test $ok = 0; or return 1
-    __guard_names_sync; or return 1
-    __guard_decide $__guard_ws
+    __guard_decide $__guard_ws; or return 1
+    # then each other PATH, one query per PATH, uncached
+    set -l done
+    for p in $__guard_sp
+        contains -- $p $done; and continue
+        set -a done $p
+        set -l ws
+        set -l i 0
+        for q in $__guard_sp
+            set i (math $i + 1)
+            test "$q" = "$p"; and set -a ws $__guard_sw[$i]
+        end
+        set -g __guard_qpath $p
+        __guard_decide $ws
+        set -l rc $status
+        set -e __guard_qpath
+        test $rc = 0; or return 1
+    end
 end
 
 # --- interactive: the Enter key -------------------------------------------------------------
@@ -413,10 +635,15 @@ function __guard_prompt --on-event fish_prompt
 end
 
 function __guard_preexec --on-event fish_preexec
+    set -g __guard_running 1 # a typed line runs: a PATH change now adds by-name functions
     if set -q __guard_pending[1]
         printf '%s\n' $__guard_pending >&2
         set -g __guard_pending
     end
+end
+
+function __guard_postexec --on-event fish_postexec
+    set -e __guard_running
 end
 
 function __guard_bind --description 'guard: bind Enter in every mode that executes with it'
@@ -447,8 +674,8 @@ function __guard_cachedir
     end
 end
 
-function __guard_names_file
-    set -l e (string escape --style=var -- "$PATH")
+function __guard_names_file --argument-names key
+    set -l e (string escape --style=var -- "$key")
     if test (string length -- "$e") -gt 150
         set e (string sub -l 60 -- $e)_(string length -- $e)_(string sub -s -60 -- $e)
     end
@@ -463,22 +690,36 @@ function __guard_shadows
     set -g __guard_f_sw $argv
 end
 
-function __guard_names_sync
-    # Make the by-name functions match the current PATH; 0 when done, 1 to refuse (fail closed).
-    if test "$__guard_n_path" = "$PATH"; and __guard_fresh __guard_n_sw
-        return 0
+function __guard_names_sync --argument-names how
+    # Make sure every name on the current PATH's list has its by-name function; 0 when done,
+    # 1 to refuse (fail closed). Only how=exact (Enter, at the prompt) drops functions for
+    # names no longer listed. Everywhere else names are only added, because
+    #  - fish sends no event when a command-scoped PATH ends (`PATH=… cmd`, `set -lx PATH` in
+    #    begin…end): the functions for the PATH in force afterwards must still be there;
+    #  - erasing a function while a pipeline that calls it starts (`qa | PATH=… true`) makes
+    #    fish 3.6 abort (io.cpp:190 "io_buffer_t destroyed with outstanding fillthread").
+    # A function for a name the current PATH allows costs one cached check.
+    set -l key "$PATH" # what the list depends on besides files: PATH and GUARD_LOCK's file
+    test -n "$GUARD_LOCK"; and set key "$key"\x1flock=$GUARD_LOCK
+    if test "$__guard_n_path" = "$key"; and __guard_fresh __guard_n_sw
+        test "$how" = exact; or return 0
+        set -q __guard_n_exact; and return 0
     end
-    set -l file (__guard_names_file)
+    set -l file (__guard_names_file $key)
     set -g __guard_f_path
     set -g __guard_f_sw
     set -g __guard_f_names
+    set -g __guard_f_mode
+    set -g __guard_f_menv
     test -r $file; and source $file 2>/dev/null
-    if test "$__guard_f_path" != "$PATH"; or not __guard_fresh __guard_f_sw
+    if test "$__guard_f_path" = "$key"; and __guard_fresh __guard_f_sw
+        test "$__guard_f_menv" = "$GUARD_MODE"; and __guard_mode $__guard_f_mode
+    else
         set -g __guard_f_sw
         set -g __guard_f_names
         set -l reply
         if set -q __guard_bin[1]
-            set reply ($__guard_bin _query --shell fish --shadows 2>/dev/null)
+            set reply ($__guard_bin _query --shell fish --shadows --want-mode 2>/dev/null)
         end
         set -l rc $status
         set -q __guard_bin[1]; or set rc 127
@@ -487,26 +728,37 @@ function __guard_names_sync
             return
         end
         for line in $reply
-            string match -qr -- '^__guard_shadows? ' $line; and eval $line
+            string match -qr -- '^__guard_(?:shadows?|mode) ' $line; and eval $line
         end
         if set -q __guard_f_sw[1]
-            # names first, PATH last: a torn write never passes for a valid file
+            # names first, the key last: a torn write never passes for a valid file
             printf '%s\n' \
                 "set -g __guard_f_names "(string join ' ' -- (string escape -- $__guard_f_names)) \
                 "set -g __guard_f_sw "(string join ' ' -- (string escape -- $__guard_f_sw)) \
-                "set -g __guard_f_path "(string escape -- "$PATH") >$file 2>/dev/null
+                "set -g __guard_f_mode "(string escape -- "$__guard_mode_known") \
+                "set -g __guard_f_menv "(string escape -- "$GUARD_MODE") \
+                "set -g __guard_f_path "(string escape -- "$key") >$file 2>/dev/null
         end
     end
-    __guard_names_apply $__guard_f_names
-    set -g __guard_n_path "$PATH"
+    if test "$how" = exact
+        __guard_names_apply 1 $__guard_f_names
+        set -g __guard_n_exact 1
+    else
+        __guard_names_apply 0 $__guard_f_names
+        set -e __guard_n_exact
+    end
+    set -g __guard_n_path "$key"
     set -g __guard_n_sw $__guard_f_sw
     return 0
 end
 
-function __guard_names_apply
-    # argv: the names to protect. Drop functions for names no longer listed, add new ones; a
-    # function the user (or fish) already had under that name is kept and called after the check.
+function __guard_names_apply --argument-names erase
+    # argv: ERASE NAME…: add a function for each name; with ERASE=1 also drop the functions
+    # for names not listed. A function the user (or fish) already had under that name is
+    # kept and called after the check.
+    set -e argv[1]
     for n in $__guard_n_defined
+        test "$erase" = 1; or break
         contains -- $n $argv; and continue
         functions -e -- $n
         set -l o __guard_orig_(string escape --style=var -- $n)
@@ -553,13 +805,19 @@ function __guard_die
 end
 
 function __guard_path_changed --on-variable PATH
-    # scripts and `fish -c` have no Enter key: keep the by-name functions current
-    status is-interactive; and return
-    __guard_names_sync; or __guard_die
+    # Scripts and `fish -c` have no Enter key, and a typed line may change PATH before it
+    # runs a function or sourced file: add the by-name functions for the new PATH before the
+    # next command is looked up. At the prompt itself (startup files, prompt hooks) Enter does.
+    set -q __guard_inhook; and return
+    if status is-interactive
+        set -q __guard_running; and __guard_names_sync add
+        return 0
+    end
+    __guard_names_sync add; or __guard_die
 end
 
 if status is-interactive
     __guard_bind
 else
-    __guard_names_sync; or __guard_die
+    __guard_names_sync add; or __guard_die
 end

@@ -452,3 +452,162 @@ def test_fish_syntax_check() -> None:
     hook = Path(__file__).resolve().parents[2] / "shell" / "guard.fish"
     r = subprocess.run([FISH, "-n", str(hook)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# --- command-scoped PATH, eval, the effective mode, GUARD_LOCK ------------------------------
+
+
+def blocked_local(sh: PtyShell, line: str, what: bytes) -> str:
+    """Like blocked(), for a block the hook decides itself (no `to allow` hint)."""
+    sh.send(line + "\r")
+    out = PtyShell.clean(sh.read_until(what))
+    sh.send("\x07")
+    return out + sh.run("")
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "PATH=/usr/bin:/bin true; ls /",
+        "begin; set -lx PATH /usr/bin /bin; true; end; ls /",
+        "PATH=/usr/bin:/bin true | ls /",
+        "ls / | PATH=/usr/bin:/bin true",  # used to make fish 3.6 abort (io.cpp:190)
+        "function f; PATH=/usr/bin:/bin true; end; echo x | f; ls /",
+    ],
+)
+def test_fish_c_scoped_path_keeps_protection(box: FishBox, script: str) -> None:
+    """A command-scoped PATH fires `--on-variable PATH` but nothing when the scope ends: the
+    by-name functions for the PATH in force afterwards must still be there."""
+    r = box.fish_c(script)
+    assert "failed assertion" not in r.stderr and r.returncode == 126, (script, r.stderr)
+    assert "guard: blocked ls" in r.stderr
+    assert "PLANTED-RAN" not in r.stdout
+    assert not box.marker.exists()
+
+
+def test_fish_c_scoped_path_benign(box: FishBox) -> None:
+    r = box.fish_c(
+        "PATH=/usr/bin:/bin cat /etc/hostname >/dev/null; echo a=$status;"
+        " echo x | PATH=/bin cat; begin; set -lx PATH /bin; true; end; echo b=$status"
+        " (PATH=/usr/bin:/bin command -v cat)",
+        PATH="/usr/bin:/bin",
+    )
+    assert r.returncode == 0 and "guard" not in r.stderr, r.stderr
+    assert r.stdout.split() == ["a=0", "x", "b=0", "/usr/bin/cat"]
+
+
+def test_interactive_scoped_path_and_eval(box: FishBox) -> None:
+    """At Enter a word is resolved in the PATH it will really be looked up in (`head` is fine
+    in $PATH, a shadow in the scoped one), and a literal eval string is scanned like the line."""
+    other = box.ge.bindir("scoped-bin")
+    box.ge.plant(other, "head", marker_script(box.marker))  # shadows /usr/bin/head
+    with box.interactive() as sh:
+        sh.run("set -g E 'command ls'")
+        for line in [
+            f"PATH={other}:$PATH head",
+            f"PATH={other}:$PATH command head",
+            f"env PATH={other}:/usr/bin:/bin head",
+            f"env -i A=1 PATH={other}:/usr/bin:/bin nice head",
+            f"begin; set -lx PATH {other} $PATH; head; end",
+            f"begin; set -lx PATH {other} $PATH; true; end; head",
+            f"set -gx PATH $PATH; set -p PATH {other}; head",
+            f"fish_add_path -g {other}; head",
+            f"PATH={other}:/usr/bin:/bin begin; head; end",
+        ]:
+            assert "guard: blocked head" in blocked(sh, line), line
+        for line in [
+            "eval 'command ls'",
+            "eval command ls /",
+            "eval $E",
+            'eval "$E /"',
+            "true; and eval 'begin; env ls; end'",
+        ]:
+            assert "guard: blocked ls" in blocked(sh, line), line
+        # what cannot be known before the line runs: blocked in block mode
+        assert "PATH not known" in blocked_local(sh, f"PATH=(echo {other}) head", b"not known")
+        out = blocked_local(sh, "set F 'command ls'; eval $F", b"not known")
+        assert "guard: blocked eval of a string" in out
+        out = blocked_local(sh, "eval (echo command ls)", b"not known")
+        assert "guard: blocked eval of a string" in out
+        out = blocked_local(sh, f"set -lx PATH (echo {other}); head", b"not known")
+        assert "PATH not known" in out
+        # benign forms still run
+        out = sh.run("PATH=/usr/bin:/bin cat /etc/hostname >/dev/null; and eval 'echo ev-ok'")
+        assert "ev-ok" in out and "guard" not in out
+        assert "st=0" in sh.run("env PATH=/usr/bin:/bin true; echo st=$status")
+    assert not box.marker.exists()
+
+
+def test_interactive_typed_path_change_reaches_functions(box: FishBox) -> None:
+    """A typed line that changes PATH and then calls a function: the by-name functions for the
+    new PATH are added while the line runs (the Enter scan cannot see into the function)."""
+    other = box.ge.bindir("later-bin")
+    box.ge.plant(other, "head", marker_script(box.marker))  # shadows /usr/bin/head
+    with box.interactive() as sh:
+        sh.run("function callhd; head; end")
+        out = sh.run(f"set -gx PATH {other} $PATH; callhd; echo st=$status")
+        assert "guard: blocked head" in out and "st=126" in out
+    assert not box.marker.exists()
+
+
+def test_effective_mode_reaches_the_hook(box: FishBox) -> None:
+    """config.yaml's mode (not only GUARD_MODE) governs the hook's own decisions."""
+    (box.ge.config / "guard").mkdir(parents=True, exist_ok=True)
+    (box.ge.config / "guard" / "config.yaml").write_text("mode: warn\n")
+    # the protocol: --want-mode puts the effective mode first, and only when asked
+    r = box.guard("_query", "--shell", "fish", "--want-mode", "--", "true")
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "__guard_mode warn", r.stdout
+    r = box.guard("_query", "--shell", "fish", "--", "true")
+    assert "__guard_mode" not in r.stdout
+    r = box.guard("_query", "--shell", "fish", "--shadows", "--want-mode")
+    assert r.stdout.splitlines()[0] == "__guard_mode warn"
+    with box.interactive() as sh:
+        out = sh.run("env (echo true); and echo ran-ok")
+        assert "would block command substitution" in out and "ran-ok" in out
+    # non-interactive, guard gone: the cached name list remembers the mode (warn: runs)
+    time.sleep(1.1)  # the list's stamp must be in a later second than the sandbox's dirs
+    assert box.fish_c("true").returncode == 0
+    broken = box.ge.root / "nopython.fish"
+    broken.write_text(
+        "set -g __guard_bin /nonexistent/python\n" + Path(box.hook).read_text().split("\n", 1)[1]
+    )
+    (box.ge.config / "fish" / "conf.d" / "guard.fish").write_text(f"source '{broken}'\n")
+    r = box.fish_c("cat /etc/hostname >/dev/null; ls / >/dev/null; echo st=$status")
+    assert r.returncode == 0 and "st=0" in r.stdout and "running unchecked" in r.stderr
+    # a different GUARD_MODE than the list was made under: not trusted, GUARD_MODE rules
+    box.marker.unlink()
+    r = box.fish_c("ls /", GUARD_MODE="block")
+    assert r.returncode == 126 and "refusing to run" in r.stderr
+    assert not box.marker.exists()
+
+
+def test_fish_c_name_list_follows_guard_lock(box: FishBox) -> None:
+    """The name list depends on GUARD_LOCK: cached per lock, and refreshed when the lock file
+    is rewritten in place."""
+    tools = box.ge.bindir("locked-tools")
+    box.ge.plant(tools, "mytool", marker_script(box.marker))
+    path = f"{tools}:/usr/bin:/bin"
+    lock = box.ge.root / "guard.lock"
+    r = subprocess.run(
+        [*guard_exe(), "lock", "--output", str(lock), "mytool"],
+        env=box.env(PATH=path),
+        capture_output=True,
+        text=True,
+        cwd=box.ge.root,
+    )
+    assert r.returncode == 0 and lock.exists(), r.stderr
+    time.sleep(1.1)  # whole-second mtimes: stamps must be later than the new dirs and lock
+    r = box.fish_c("mytool; echo st=$status", PATH=path, GUARD_LOCK=str(lock))
+    assert "st=0" in r.stdout and box.marker.exists(), r.stderr  # pinned by the lock
+    box.marker.unlink()
+    # without the lock, the list made under it must not be reused
+    r = box.fish_c("mytool", PATH=path)
+    assert r.returncode == 126 and "guard: blocked mytool" in r.stderr
+    assert not box.marker.exists()
+    # the lock rewritten in place without the pin: the list made under the lock is stale
+    time.sleep(1.1)
+    with open(lock, "w") as f:
+        f.write("version: 1\ntools: {}\n")
+    r = box.fish_c("mytool", PATH=path, GUARD_LOCK=str(lock))
+    assert r.returncode == 126 and "guard: blocked mytool" in r.stderr, r.stderr
+    assert not box.marker.exists()
