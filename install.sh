@@ -55,6 +55,11 @@ guard_install_main() {
             rmdir -- "$data" 2>/dev/null || true
             say "removed $venv and the rendered hooks"
         fi
+        local cache="${XDG_CACHE_HOME:-$HOME/.cache}/guard"
+        if [ -d "$cache" ]; then
+            rm -rf -- "$cache"
+            say "removed the caches in $cache"
+        fi
         say "guard is uninstalled; your allowlist and config are kept in ${XDG_CONFIG_HOME:-$HOME/.config}/guard"
         return 0
     fi
@@ -79,6 +84,18 @@ guard_install_main() {
         *":$bindir:"*) ;;
         *) say "note: $bindir is not on your PATH; add it to call 'guard' by name" ;;
     esac
+
+    # guard's own commands must pass guard: pin its scripts and the interpreter they run on,
+    # unless they are already trusted (an OS-packaged python needs no pin, and pinning it would
+    # turn the next apt upgrade into a "modified" block). Re-running re-pins after an upgrade.
+    local f
+    for f in "$venv/bin/python" "$venv/bin/guard" "$venv/bin/guard-bash" "$venv/bin/guard-zsh"; do
+        [ -e "$f" ] || continue
+        if ! "$venv/bin/python" -I -m guard check "$f" >/dev/null 2>&1; then
+            "$venv/bin/python" -I -m guard trust --note "guard itself (install.sh)" "$f" 2>/dev/null
+            say "pinned $f"
+        fi
+    done
 
     # Render the hooks once, so shell start-up sources a static file and starts no Python.
     local sh hook
