@@ -42,7 +42,8 @@ if [[ -z ${__guard_loaded-} ]]; then
     __guard_path=${PATH-} __guard_n=0
 fi
 __guard_loaded=1 __guard_busy='' __guard_state=$'\x01u' __guard_rc=0 __guard_1='' __guard_abort='' __guard_tick='' __guard_found=''
-__guard_failwarned='' __guard_armed='' __guard_demoted='' __guard_unchecked=''
+__guard_failwarned='' __guard_armed='' __guard_demoted='' __guard_unchecked='' __guard_kp=''
+__guard_gmode=${__guard_gmode-} __guard_gmode_env=${__guard_gmode_env-}
 \builtin declare -gA __guard_act __guard_msg
 __guard_act=() __guard_msg=()
 # shellcheck disable=SC2016  # the trap string is evaluated when the trap fires
@@ -51,7 +52,7 @@ __guard_trapstr='__guard_trap "$@" "$_"'
 # Builtins and keywords that pass at once (keywords appear in BASH_COMMAND for [[ ]], (( )),
 # for, case and select heads). More are learned with `type -t`.
 for __guard_x in '[[' '((' for case select if while until '[' ':' true false echo printf local \
-    test return shift set read cd export declare let unset break continue pwd wait trap shopt \
+    test return shift set read cd export declare let unset break continue pwd wait shopt \
     eval source . typeset readonly; do
     __guard_kind[_$__guard_x]=b __guard_fast[_$__guard_x]=:
 done
@@ -59,6 +60,10 @@ done
 for __guard_x in command exec builtin env nohup nice time sudo doas xargs timeout stdbuf; do
     __guard_kind[_$__guard_x]=w
 done
+# `trap CMD SIG`: its command string is checked when it is set (see __guard_trapcmd), so it
+# never takes the hot path (an older version of this file may have entered it there).
+__guard_kind[_trap]=t
+\builtin unset -v '__guard_fast[_trap]'
 \builtin unset -v __guard_x
 
 # ---- the DEBUG trap ------------------------------------------------------------------------
@@ -153,48 +158,34 @@ __guard_slow() {
     local __guard_deny='' __guard_word __guard_h __guard_key __guard_i
     local __guard_posok=1
     [[ -z $__guard_demoted ]] || __guard_posok=''
-    local __guard_inner=''
-    __guard_words "$BASH_COMMAND" "$__guard_posok" "$@"
-    # The first command of each $( ), ` `, <( ) and >( ) is checked here too, in the parent:
-    # a block then stops the whole command (and a script exits 126) before the subshell
-    # starts. The subshell's own trap still checks everything inside.
-    if [[ $BASH_COMMAND == *[\$\<\>]\(* || $BASH_COMMAND == *\`* ]]; then
-        local __guard_m __guard_r __guard_q1 __guard_pq
-        for __guard_m in '$(' '<(' '>(' '`'; do
-            __guard_r=$BASH_COMMAND __guard_pq=''
-            __guard_inner=$__guard_m
-            while [[ $__guard_r == *"$__guard_m"* ]]; do
-                __guard_q1=${__guard_r%%"$__guard_m"*}
-                __guard_r=${__guard_r#*"$__guard_m"}
-                # An odd number of ' before it: probably quoted text, left to the subshell.
-                __guard_q1=${__guard_q1//[!\']/}
-                [[ -z $__guard_pq ]] || __guard_q1+=\'
-                __guard_pq=''
-                ((${#__guard_q1} % 2 == 0)) || __guard_pq=1
-                if [[ -z $__guard_pq ]] && [[ $__guard_m != '$(' || $__guard_r != '('* ]]; then
-                    __guard_words "$__guard_r" "$__guard_posok" "$@" # ^ $(( )) is arithmetic
-                fi
-                [[ $__guard_m != '`' ]] || __guard_r=${__guard_r#*'`'} # past the closing one
-            done
-        done
-        __guard_inner=''
-    fi
+    local -a __guard_qs=()
+    local __guard_sp='' __guard_cs
+    __guard_cmdwords "$BASH_COMMAND" "$__guard_posok" "$@"
     ((${#__guard_w[@]})) || return 0
     [[ $PATH == "$__guard_path" ]] || __guard_reset
     # __guard_w holds "P:word" (looked up by bash: functions, builtins, hash table, PATH),
-    # "E:word" (looked up by exec*p in PATH, e.g. after env/sudo) or "!:message" (denied).
+    # "E:word" (looked up by exec*p in PATH, e.g. after env/sudo), "!:message" (denied), or
+    # "=:SCOPE" before a word looked up in a command-scoped PATH (see __guard_scope).
     for __guard_word in "${__guard_w[@]}"; do
         case $__guard_word in
         '!:'*)
             [[ -n $__guard_deny ]] || __guard_deny=${__guard_word#!:}
             continue
             ;;
+        '=:'*)
+            __guard_sp=${__guard_word#=:}
+            continue
+            ;;
         esac
+        __guard_cs=$__guard_sp __guard_sp=''
         local __guard_how=${__guard_word%%:*}
         __guard_word=${__guard_word#?:}
         [[ -n $__guard_word ]] || continue
         __guard_h=''
         if [[ $__guard_how == P && $__guard_word != */* ]]; then
+            case $__guard_word in
+            command | exec | builtin | trap) continue ;; # builtins (trap: see __guard_trapcmd)
+            esac
             [[ ${__guard_kind[_$__guard_word]-} != b ]] || continue
             \builtin declare -F -- "$__guard_word" >/dev/null 2>&1 && continue
             if [[ -z ${__guard_kind[_$__guard_word]-} ]]; then
@@ -206,12 +197,33 @@ __guard_slow() {
                 alias | function) continue ;;
                 esac
             fi
-            __guard_h=${BASH_CMDS[$__guard_word]-}
+            [[ -n $__guard_cs ]] || __guard_h=${BASH_CMDS[$__guard_word]-}
         fi
         __guard_key=$__guard_word
         [[ $__guard_word != */* || $__guard_word == /* ]] || __guard_key=$PWD$'\x1f'$__guard_word
+        case $__guard_cs in
+        '') ;;
+        '!')
+            [[ -n $__guard_deny ]] ||
+                __guard_deny="guard: blocked ${__guard_word//[[:cntrl:]]/?}: its command-scoped PATH cannot be known before it runs; use literal text or plain \$NAME in PATH=..."
+            continue
+            ;;
+        *)
+            # A command-scoped PATH: bash (and a wrapper's execvp) search it, not the hash
+            # table. Asked with that PATH, cached under a key holding it (and the directory
+            # when it has relative entries).
+            __guard_cs=${__guard_cs#=}
+            if [[ :$__guard_cs: == *:[!/]* ]]; then
+                __guard_cs=$'\x1e'$__guard_cs$'\x1f'$PWD$'\x1e'
+            else
+                __guard_cs=$'\x1e'$__guard_cs$'\x1e'
+            fi
+            __guard_key=$__guard_cs$__guard_key
+            ;;
+        esac
         __guard_valid "$__guard_key" "$__guard_word" "$__guard_h" && continue
         __guard_q+=("$__guard_word")
+        __guard_qs+=("$__guard_cs")
         [[ -z $__guard_h ]] || __guard_hq+=(--hashed "$__guard_word" "$__guard_h")
     done
     if [[ -n $__guard_deny ]] && __guard_mode_blocks; then
@@ -219,10 +231,21 @@ __guard_slow() {
         return 1
     fi
     [[ -z $__guard_deny ]] || __guard_msgs+=("$__guard_deny")
-    if ((${#__guard_q[@]})); then
-        __guard_query || return $?
+    # One query per PATH the words are looked up in: the shell's, then each command-scoped one.
+    local __guard_g __guard_j
+    local -a __guard_gw
+    local -A __guard_seen=()
+    for ((__guard_j = 0; __guard_j < ${#__guard_q[@]}; __guard_j++)); do
+        __guard_g=${__guard_qs[__guard_j]}
+        [[ -z ${__guard_seen[x$__guard_g]-} ]] || continue
+        __guard_seen[x$__guard_g]=1
+        __guard_gw=()
+        for ((__guard_i = __guard_j; __guard_i < ${#__guard_q[@]}; __guard_i++)); do
+            [[ ${__guard_qs[__guard_i]} != "$__guard_g" ]] || __guard_gw+=("${__guard_q[__guard_i]}")
+        done
+        __guard_query "$__guard_g" "${__guard_gw[@]}" || return $?
         [[ -z $__guard_unchecked ]] || return 0 # guard failed; __guard_fail said so
-        for __guard_word in "${__guard_q[@]}"; do
+        for __guard_word in "${__guard_gw[@]}"; do
             case ${__guard_act[$__guard_word]-} in
             ok | monitor) ;;
             warn) __guard_msgs+=("${__guard_msg[$__guard_word]}") ;;
@@ -238,11 +261,42 @@ __guard_slow() {
                 ;;
             esac
         done
-    fi
+    done
     for __guard_i in "${__guard_msgs[@]}"; do
         \builtin printf '%s\n' "$__guard_i" >&2
     done
     return 0
+}
+
+# The command words of the simple command $1 into __guard_w: its own, and (in the parent, so
+# that a block stops the whole command, and a script exits 126, before the subshell starts) the
+# first command of each $( ), ` `, <( ) and >( ). The subshell's own trap checks the rest.
+# $2 and the rest: as for __guard_words.
+__guard_cmdwords() {
+    local __guard_cs=$1 __guard_cp=$2 __guard_inner=''
+    shift 2
+    __guard_words "$__guard_cs" "$__guard_cp" "$@"
+    if [[ $__guard_cs == *[\$\<\>]\(* || $__guard_cs == *\`* ]]; then
+        local __guard_m __guard_r __guard_q1 __guard_pq
+        for __guard_m in '$(' '<(' '>(' '`'; do
+            __guard_r=$__guard_cs __guard_pq=''
+            __guard_inner=$__guard_m
+            while [[ $__guard_r == *"$__guard_m"* ]]; do
+                __guard_q1=${__guard_r%%"$__guard_m"*}
+                __guard_r=${__guard_r#*"$__guard_m"}
+                # An odd number of ' before it: probably quoted text, left to the subshell.
+                __guard_q1=${__guard_q1//[!\']/}
+                [[ -z $__guard_pq ]] || __guard_q1+=\'
+                __guard_pq=''
+                ((${#__guard_q1} % 2 == 0)) || __guard_pq=1
+                if [[ -z $__guard_pq ]] && [[ $__guard_m != '$(' || $__guard_r != '('* ]]; then
+                    __guard_words "$__guard_r" "$__guard_cp" "$@" # ^ $(( )) is arithmetic
+                fi
+                [[ $__guard_m != '`' ]] || __guard_r=${__guard_r#*'`'} # past the closing one
+            done
+        done
+        __guard_inner=''
+    fi
 }
 
 # ---- finding the command words of one simple command ------------------------------------
@@ -333,6 +387,7 @@ __guard_expand() {
     shift 2
     __guard_f=()
     if [[ $__guard_r == *[\$\`]* ]]; then
+        [[ -z ${__guard_late-} ]] || return 1 # in a trap string: its value when the trap fires
         case $__guard_r in
         *'$('* | *'`'* | *'$['* | *'='* | *'?'* | *'++'* | *'--'* | *@[A-Za-z]*) return 1 ;;
         esac
@@ -357,6 +412,7 @@ __guard_words() {
     shift 2
     local __guard_pos=0 __guard_tok __guard_t __guard_how=P __guard_asg=1 __guard_opt=''
     local __guard_sa='' __guard_ss='' __guard_so='' __guard_la='' __guard_npos=0 __guard_x
+    local __guard_sc='' __guard_wr='' __guard_uo='' # command-scoped PATH, wrapper, `env -u`
     local -a __guard_pend=() __guard_f=()
     while :; do
         if ((${#__guard_pend[@]})); then
@@ -371,6 +427,10 @@ __guard_words() {
         if [[ -n $__guard_asg ]]; then
             __guard_x=${__guard_tok:-$__guard_t}
             if [[ $__guard_x =~ ^[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?= ]]; then
+                # PATH=… before the command (or as env's operand) scopes its lookup.
+                if [[ $__guard_x == PATH=* || $__guard_x == PATH+=* ]] && [[ $__guard_wr != sudo ]]; then
+                    __guard_scope "$__guard_x" "$__guard_tok"
+                fi
                 continue
             fi
         fi
@@ -379,7 +439,8 @@ __guard_words() {
             __guard_x=${__guard_tok:-$__guard_t}
             __guard_x=${__guard_x//[\"\']/}
             if [[ $__guard_opt == arg ]]; then
-                __guard_opt=on
+                [[ -z $__guard_uo || $__guard_x != PATH ]] || __guard_sc='=/bin:/usr/bin'
+                __guard_opt=on __guard_uo=''
                 continue
             fi
             if [[ $__guard_opt == split ]]; then
@@ -391,6 +452,13 @@ __guard_words() {
                 __guard_opt=''
                 continue
             elif [[ $__guard_x == --* ]]; then
+                if [[ $__guard_wr == env ]]; then
+                    # env -i, -u PATH: GNU env's execvp then searches glibc's default PATH.
+                    case $__guard_x in
+                    --unset) __guard_uo=1 ;;
+                    --unset=PATH | --ignore-environment) __guard_sc='=/bin:/usr/bin' ;;
+                    esac
+                fi
                 [[ $__guard_x == *=* || $__guard_la != *" ${__guard_x} "* ]] || __guard_opt=arg
                 [[ $__guard_x != --split-string ]] || __guard_opt='split'
                 [[ $__guard_x != --split-string=* ]] || {
@@ -402,6 +470,14 @@ __guard_words() {
                 local __guard_i __guard_l
                 for ((__guard_i = 1; __guard_i < ${#__guard_x}; __guard_i++)); do
                     __guard_l=${__guard_x:__guard_i:1}
+                    if [[ $__guard_wr == env ]]; then
+                        if [[ $__guard_l == i ]]; then
+                            __guard_sc='=/bin:/usr/bin'
+                        elif [[ $__guard_l == u ]]; then
+                            [[ ${__guard_x:__guard_i+1} != PATH ]] || __guard_sc='=/bin:/usr/bin'
+                            ((__guard_i + 1 < ${#__guard_x})) || __guard_uo=1
+                        fi
+                    fi
                     if [[ $__guard_ss == *"$__guard_l"* ]]; then
                         return 0 # e.g. command -v, sudo -l: nothing is run
                     fi
@@ -419,6 +495,7 @@ __guard_words() {
                 done
                 continue
             elif [[ $__guard_x == - && $__guard_la == *" --unset "* ]]; then
+                __guard_sc='=/bin:/usr/bin'
                 continue # env -
             elif ((__guard_npos > 0)); then
                 ((--__guard_npos))
@@ -448,17 +525,28 @@ __guard_words() {
             esac
         fi
         [[ -n $__guard_t ]] || return 0 # "" is not found; bash says so itself
+        [[ -z $__guard_sc ]] || __guard_w+=("=:$__guard_sc")
         __guard_w+=("$__guard_how:$__guard_t")
+        if [[ $__guard_t == trap && $__guard_how != E ]]; then
+            __guard_trapcmd
+            return 0
+        fi
         # Look through wrappers.
         __guard_x=${__guard_t##*/}
         [[ -n $__guard_x && ${__guard_kind[_$__guard_x]-} == w ]] || return 0
+        __guard_wr=$__guard_x
         case $__guard_x in
         command | exec | builtin) [[ $__guard_t != */* ]] || return 0 ;;
         esac
         __guard_how=E __guard_asg='' __guard_opt=on __guard_sa='' __guard_ss='' __guard_so=''
         __guard_la=' ' __guard_npos=0
         case $__guard_x in
-        builtin) return 0 ;;
+        builtin)
+            # Runs a builtin: nothing to check, but `builtin trap CMD SIG` sets a trap.
+            __guard_next || return 0
+            [[ ${__guard_tok//[\\\'\"]/} != trap ]] || __guard_trapcmd
+            return 0
+            ;;
         command) __guard_how=C __guard_ss=vV ;;
         exec) __guard_how=C __guard_sa=a ;;
         env)
@@ -480,6 +568,126 @@ __guard_words() {
         stdbuf) __guard_sa=ioe __guard_la=' --input --output --error ' ;;
         esac
     done
+}
+
+# A command-scoped PATH: `PATH=RAW cmd`, `PATH+=RAW cmd`, `env PATH=RAW cmd` ($1 the word,
+# $2 the raw word, empty when it came out of an expansion). __guard_sc becomes `=VALUE` when
+# RAW is static (literal text, quotes, ~, plain $NAME/${NAME}: reading them runs nothing),
+# else `!` (the word is then denied in block mode).
+__guard_scope() {
+    local __guard_r=${2#PATH} __guard_a='' __guard_v
+    __guard_sc='!'
+    [[ -n $2 ]] || return 0
+    [[ $__guard_r != +* ]] || __guard_a=${PATH-}
+    __guard_r=${__guard_r#+}
+    __guard_r=${__guard_r#=}
+    __guard_v=$__guard_r
+    while [[ $__guard_v =~ \$([A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\}) ]]; do
+        __guard_v=${__guard_v/"${BASH_REMATCH[0]}"/}
+    done
+    [[ $__guard_v != *[\$\`\\\(\)\<\>\;\&\|\{\}\[\]\*\?\!\#^[:cntrl:]]* ]] || return 0
+    \builtin eval "__guard_v=$__guard_r" 2>/dev/null || return 0
+    __guard_sc="=$__guard_a$__guard_v"
+}
+
+# Is the raw word $1 free of expansions outside single quotes other than plain $NAME/${NAME}
+# (reading them runs nothing), so that its value is known now? (The quoted stretches this
+# sees end no later than bash's: never less strict.)
+__guard_static() {
+    local r=$1 c q='' i
+    for ((i = 0; i < ${#r}; i++)); do
+        c=${r:i:1}
+        if [[ $q == "'" ]]; then
+            [[ $c != "'" ]] || q=''
+            continue
+        fi
+        case $c in
+        \\) ((++i)) ;;
+        "'") [[ $q == '"' ]] || q="'" ;;
+        '"') if [[ $q == '"' ]]; then q=''; else q='"'; fi ;;
+        '$')
+            if [[ -z $q && ${r:i+1:1} == "'" ]]; then
+                :
+            elif [[ ${r:i+1} =~ ^([A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\}) ]]; then
+                ((i += ${#BASH_REMATCH[0]}))
+            else
+                return 1
+            fi
+            ;;
+        '`') return 1 ;;
+        esac
+    done
+    return 0
+}
+
+# `trap CMD SIG…` (called by __guard_words, reading the rest of its words): bash runs no
+# DEBUG trap inside a trap handler, so the commands of CMD are checked now, when it is set,
+# with the PATH of now; a CMD whose text is not static is denied. Command words in CMD that
+# are expansions ($X) are denied too: their value when the trap fires is unknown.
+__guard_trapcmd() {
+    local -a __guard_ops=()
+    local __guard_late=1 __guard_c __guard_o=1 __guard_sg='' __guard_ch __guard_st='' __guard_k
+    while __guard_next; do
+        if [[ -n $__guard_o ]]; then
+            case $__guard_tok in
+            --)
+                __guard_o=''
+                continue
+                ;;
+            -[lpP]*) return 0 ;; # lists or prints traps: sets none
+            esac
+            __guard_o=''
+        fi
+        __guard_ops+=("$__guard_tok")
+    done
+    ((${#__guard_ops[@]} >= 2)) || return 0 # `trap SIG`: resets it
+    __guard_c=${__guard_ops[0]}
+    if ! __guard_static "$__guard_c" || ! \builtin eval "__guard_c=$__guard_c" 2>/dev/null; then
+        __guard_w+=("!:guard: blocked trap: its command string cannot be known before it runs: ${__guard_c//[[:cntrl:]]/?}")
+        return 0
+    fi
+    [[ $__guard_c != - ]] || return 0
+    # Split CMD into its simple commands at ; & | and newlines outside quotes and ( ).
+    for ((__guard_k = 0; __guard_k <= ${#__guard_c}; __guard_k++)); do
+        __guard_ch=${__guard_c:__guard_k:1}
+        if [[ -z $__guard_st ]] && [[ -z $__guard_ch || $__guard_ch == [\;\&\|$'\n'] ]]; then
+            __guard_trapseg "$__guard_sg"
+            __guard_sg=''
+            continue
+        fi
+        __guard_sg+=$__guard_ch
+        case ${__guard_st: -1}$__guard_ch in
+        "''") __guard_st=${__guard_st%?} ;;
+        "'"*) ;;
+        '``' | '""' | '()') __guard_st=${__guard_st%?} ;;
+        [\`\"\(]\\ | \\)
+            ((++__guard_k))
+            __guard_sg+=${__guard_c:__guard_k:1}
+            ;;
+        '`'*) ;;
+        '"`') __guard_st+='`' ;;
+        '"(') [[ ${__guard_c:__guard_k-1:1} != '$' ]] || __guard_st+='(' ;;
+        '"'*) ;;
+        *[\'\"\(\`]) __guard_st+=$__guard_ch ;;
+        esac
+    done
+}
+
+# One simple command of a trap string: leading keywords and ( { ! off, then its words.
+__guard_trapseg() {
+    local __guard_g=$1
+    while :; do
+        __guard_g=${__guard_g#"${__guard_g%%[![:space:]]*}"}
+        case $__guard_g in
+        [\(\{\!]*) __guard_g=${__guard_g:1} ;;
+        if[[:space:]]* | then[[:space:]]* | else[[:space:]]* | elif[[:space:]]* | do[[:space:]]* | \
+            while[[:space:]]* | until[[:space:]]* | time[[:space:]]*)
+            __guard_g=${__guard_g#*[[:space:]]}
+            ;;
+        *) break ;;
+        esac
+    done
+    [[ -z $__guard_g ]] || __guard_cmdwords "$__guard_g" ''
 }
 
 # Is the cached ok for KEY still good for WORD whose hash-table entry is now H?
@@ -510,7 +718,7 @@ __guard_valid() {
 # depend on the working directory and are not wrappers (whose operands need the full check).
 __guard_fastfn() {
     local key=$1 n=$2 c h='' i
-    [[ $key != *$'\x1f'* && -z ${__guard_kind[_${key##*/}]-} ]] || return 0
+    [[ $key != *[$'\x1e\x1f']* && -z ${__guard_kind[_${key##*/}]-} ]] || return 0
     local -a t=("${!__guard_okf[$key]}")
     for ((i = 2; i + 2 < ${#t[@]}; i += 4)); do
         [[ ${t[i + 1]} != -nt ]] || h+="${h:+ || }${t[i]@Q} -nt ${t[i + 2]@Q}"
@@ -553,21 +761,58 @@ __guard_reset() {
     __guard_path=${PATH-}
 }
 
-# Run guard once for the uncached words in __guard_q (hashed entries in __guard_hq).
+# Run guard once for the uncached words $2… ($1: '' for the shell's PATH, with the hashed
+# entries in __guard_hq; else the cache-key prefix of a command-scoped PATH, which the query
+# then runs with). The reply's first line (--want-mode) is the effective mode (__guard_mode).
 __guard_query() {
-    local out rc
+    local out rc kp=$1 sp=${1#?}
+    shift
     __guard_act=() __guard_msg=() __guard_unchecked=''
-    local -a args=(_query --shell bash)
+    local -a args=(_query --shell bash --want-mode) hq=()
     [[ $- != *i* ]] || args+=(--interactive)
+    if [[ -z $kp ]]; then
+        hq=("${__guard_hq[@]}")
+    else
+        sp=${sp%?}
+        sp=${sp%%$'\x1f'*}
+    fi
     __guard_busy=1
-    out=$(\builtin export PATH; "${__guard_bin[@]}" "${args[@]}" "${__guard_hq[@]}" -- "${__guard_q[@]}" 2>&1)
+    out=$(
+        [[ -z $kp ]] || PATH=$sp
+        \builtin export PATH
+        "${__guard_bin[@]}" "${args[@]}" "${hq[@]}" -- "$@" 2>&1
+    )
     rc=$?
     __guard_busy=''
-    if ((rc == 0)) && [[ $out == __guard_put* ]]; then
+    if ((rc == 0)) && [[ $out == __guard_mode* || $out == __guard_put* ]]; then
+        __guard_kp=$kp
         \builtin eval -- "$out"
+        __guard_kp=''
         return 0
     fi
     __guard_fail "$rc" "${out%%$'\n'*}"
+}
+
+# The reply's first line (`--want-mode`): the effective mode (config.yaml, GUARD_MODE, the
+# system policy's floor) as guard saw it, for the hook's own decisions (__guard_curmode).
+__guard_mode() {
+    case $1 in
+    block | warn | monitor) __guard_gmode=$1 ;;
+    *) __guard_gmode=block ;;
+    esac
+    __guard_gmode_env=${GUARD_MODE+1}:${GUARD_MODE-}
+}
+
+# __guard_m: the mode for the hook's own decisions (a dynamic command word, guard failing in
+# a script): the one guard last reported while GUARD_MODE is what it was then, else
+# GUARD_MODE (status 1).
+__guard_curmode() {
+    if [[ -n $__guard_gmode && $__guard_gmode_env == "${GUARD_MODE+1}:${GUARD_MODE-}" ]]; then
+        __guard_m=$__guard_gmode
+        return 0
+    fi
+    __guard_m=${GUARD_MODE:-block}
+    return 1
 }
 
 # guard could not answer. Interactive: warn once per prompt and run. Non-interactive: fail
@@ -582,11 +827,13 @@ __guard_fail() {
         fi
         return 0
     fi
-    case ${GUARD_MODE-} in
+    local __guard_m
+    __guard_curmode
+    case $__guard_m in
     warn | monitor)
         if [[ -z $__guard_failwarned ]]; then
             __guard_failwarned=1
-            \builtin printf '%s; running unchecked (GUARD_MODE=%s)\n' "$why" "$GUARD_MODE" >&2
+            \builtin printf '%s; running unchecked (mode %s)\n' "$why" "$__guard_m" >&2
         fi
         return 0
         ;;
@@ -605,6 +852,7 @@ __guard_put() {
     shift 4
     key=$word
     [[ $word != */* || $word == /* ]] || key=$PWD$'\x1f'$word
+    key=$__guard_kp$key
     n=${__guard_okf[$key]-}
     if [[ -n $n ]]; then
         n=${n%\[*}
@@ -624,7 +872,7 @@ __guard_put() {
     __guard_okf[$key]="__guard_t${n}[@]"
     # Which hash-table entry this answer holds for; PATH-resolved answers hold for none.
     local h=
-    for ((w = 0; w < ${#__guard_hq[@]}; w += 3)); do
+    [[ -n $__guard_kp ]] || for ((w = 0; w < ${#__guard_hq[@]}; w += 3)); do
         [[ ${__guard_hq[w + 1]} != "$word" ]] || h=${__guard_hq[w + 2]}
     done
     __guard_okh[$key]=$h
@@ -632,8 +880,14 @@ __guard_put() {
     __guard_fastfn "$key" "$n"
 }
 
+# Does the mode block? The one guard reported last (asked now if there is none yet for this
+# GUARD_MODE; a failing guard leaves GUARD_MODE, default block).
 __guard_mode_blocks() {
-    case ${GUARD_MODE-} in
+    local __guard_m
+    if ! __guard_curmode; then
+        __guard_query '' && __guard_curmode
+    fi
+    case $__guard_m in
     warn | monitor) return 1 ;;
     esac
     return 0

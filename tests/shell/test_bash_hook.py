@@ -126,7 +126,7 @@ FORMS = [
     "exec ls",
     "exec -a x ls",
     "env ls; echo AFTER",
-    "env -i A=1 ls; echo AFTER",
+    "env -i PATH=$PATH A=1 ls; echo AFTER",
     "env -u HOME -- ls; echo AFTER",
     "env -S 'ls -l'; echo AFTER",
     "nohup ls; echo AFTER",
@@ -144,7 +144,7 @@ FORMS = [
     "sudo -E -u bob VAR=1 ls; echo AFTER",
     "doas -u bob ls; echo AFTER",
     "/usr/bin/time -f %e ls; echo AFTER",
-    "nice -n 5 env -i timeout 5 ls; echo AFTER",
+    'nice -n 5 env -i PATH="$PATH" timeout 5 ls; echo AFTER',
 ]
 
 
@@ -152,6 +152,101 @@ FORMS = [
 def test_planted_shadow_never_runs(b: B, script: str) -> None:
     b.plant("ls")
     blocked(b, b.run(script))
+
+
+# A command-scoped PATH: the shell's PATH has no planted dir; the command's own PATH has.
+SCOPED = [
+    "PATH={plant}:/usr/bin:/bin ls; echo AFTER",
+    "P={plant}; PATH=$P:/usr/bin:/bin ls; echo AFTER",
+    'P={plant}; PATH="${{P}}":$PATH ls; echo AFTER',
+    "PATH='{plant}':$PATH command ls; echo AFTER",
+    "PATH={plant}:$PATH nice -n 5 ls; echo AFTER",
+    "env PATH={plant}:/usr/bin ls; echo AFTER",
+    "env -i PATH={plant} ls; echo AFTER",
+    "PATH={plant} env ls; echo AFTER",
+    "A=1 PATH={plant}:$PATH B=2 env A=2 ls; echo AFTER",
+    "x=$(PATH={plant}:$PATH ls); echo AFTER",
+]
+
+
+@pytest.mark.parametrize("script", SCOPED)
+def test_command_scoped_path_is_used(b: B, script: str) -> None:
+    b.plant("ls")
+    blocked(b, b.run(script.format(plant=b.plant_dir), path=SYS))
+
+
+def test_command_scoped_path_benign_and_unset(b: B) -> None:
+    """The real tool in a scoped PATH runs; `env -i`/`env -u PATH` search glibc's default
+    (/bin:/usr/bin), not the shell's PATH with its planted ls."""
+    b.plant("ls")
+    r = b.run(
+        "PATH=/usr/bin:/bin ls -d /; env -i ls -d /; env -u PATH ls -d /; env - ls -d /; "
+        "builtin echo b; command -v cat; echo AFTER"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "/\n/\n/\n/\nb\n/usr/bin/cat\nAFTER\n", r.stdout
+    assert not b.marker.exists() and r.stderr == ""
+
+
+def test_dynamic_command_scoped_path(b: B) -> None:
+    b.plant("ls")
+    script = f"PATH=$(echo {b.plant_dir}):$PATH ls; echo AFTER"
+    r = b.run(script, path=SYS)
+    assert r.returncode == 126 and "command-scoped PATH" in r.stderr, r.stderr
+    assert not b.marker.exists() and "AFTER" not in r.stdout
+    r = b.run(script, path=SYS, GUARD_MODE="warn")
+    assert r.returncode == 0 and "AFTER" in r.stdout and "command-scoped PATH" in r.stderr
+    # a builtin does not look PATH up
+    r = b.run(f"PATH=$(echo {b.plant_dir}) echo hi; echo AFTER", path=SYS)
+    assert r.returncode == 0 and r.stdout == "hi\nAFTER\n", r.stderr
+
+
+TRAPS = [
+    "trap ls EXIT; echo AFTER",
+    "trap 'ls' ERR; false; echo AFTER",
+    "trap -- 'rm -f /nonexistent; ls -l' EXIT; echo AFTER",
+    "trap 'true && ls' INT TERM; echo AFTER",
+    "trap 'if true; then ls; fi' EXIT; echo AFTER",
+    "trap 'echo $(ls)' EXIT; echo AFTER",
+    "builtin trap ls EXIT; echo AFTER",
+    "command trap ls EXIT; echo AFTER",
+    "f() { trap ls RETURN; }; f; echo AFTER",
+]
+
+
+@pytest.mark.parametrize("script", TRAPS)
+def test_trap_handler_is_checked_when_set(b: B, script: str) -> None:
+    """bash runs no DEBUG trap inside a trap handler: the handler is checked by `trap`."""
+    b.plant("ls")
+    blocked(b, b.run(script))
+
+
+def test_trap_dynamic_and_benign(b: B) -> None:
+    b.plant("ls")
+    for script in ('X=ls; trap "$X" EXIT; echo AFTER', "X=ls; trap '$X' EXIT; echo AFTER"):
+        r = b.run(script)
+        assert r.returncode == 126 and "AFTER" not in r.stdout, (script, r.stderr)
+        assert not b.marker.exists()
+    r = b.run("trap 'echo \"bye $?\"; cat /dev/null' EXIT; trap - INT; trap -p INT; echo hi")
+    assert r.returncode == 0 and r.stdout == "hi\nbye 0\n", (r.stdout, r.stderr)
+    r = b.run("trap ls EXIT; echo AFTER", GUARD_MODE="warn")
+    assert b.marker.exists() and "AFTER" in r.stdout and "guard: warning" in r.stderr
+
+
+def test_mode_from_config_yaml(b: B) -> None:
+    """The hook's own decisions (a substitution in command position) follow the mode guard
+    reports (config.yaml here), not only GUARD_MODE."""
+    cfg = b.ge.config / "guard" / "config.yaml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text("mode: warn\n")
+    cfg.chmod(0o600)
+    r = b.run("cat /dev/null; $(echo true); echo AFTER")
+    assert r.returncode == 0 and "AFTER" in r.stdout, r.stderr
+    assert "command substitution" in r.stderr
+    r = b.run("$(echo true); echo AFTER")
+    assert r.returncode == 0 and "AFTER" in r.stdout, r.stderr
+    r = b.run("$(echo true); echo AFTER", GUARD_MODE="block")
+    assert r.returncode == 126 and "AFTER" not in r.stdout
 
 
 def test_command_substitution_in_command_position_denied(b: B) -> None:
@@ -169,7 +264,7 @@ def test_command_substitution_in_command_position_denied(b: B) -> None:
         "f() { local x=$(ls -l | cat); echo AFTER; }; f",
         "cat <(ls); echo AFTER",
         "echo `ls`; echo AFTER",
-        "x=$(FOO=1 env -i ls); echo AFTER",
+        "x=$(FOO=1 env -i PATH=$PATH ls); echo AFTER",
     ],
 )
 def test_substitution_first_command_stops_the_script(b: B, script: str) -> None:
