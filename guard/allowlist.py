@@ -236,7 +236,8 @@ def load_allowlist(loc: Locations, full: bool = False) -> Allowlist:
     return Allowlist({p.path: p for p in pins}, fp)
 
 
-def _yamlable(p: str) -> Any:
+def yamlable_path(p: str) -> Any:
+    """A path as YAML can hold it: text when it is UTF-8, else bytes (dumped as !!binary)."""
     try:
         p.encode("utf-8")
         return p
@@ -251,8 +252,8 @@ def dump(al: Allowlist) -> bytes:
     entries = []
     for pin in sorted(al.pins.values(), key=lambda p: os.fsencode(p.path)):
         d = pin.to_doc()
-        d["path"] = _yamlable(pin.path)
-        d["real"] = _yamlable(pin.real)
+        d["path"] = yamlable_path(pin.path)
+        d["real"] = yamlable_path(pin.real)
         entries.append(d)
     body = yaml.dump(
         {"version": VERSION, "entries": entries},

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 
+from guard.allowlist import yamlable_path
 from guard.errors import ConfigError, GuardError
 from guard.textsafe import json_safe, safe
 
@@ -154,14 +155,6 @@ def pin_tool(ctx: Context, name: str, path_env: str, cwd: str) -> LockEntry:
     return entry
 
 
-def _yamlable(p: str) -> Any:
-    try:
-        p.encode("utf-8")
-        return p
-    except UnicodeEncodeError:
-        return os.fsencode(p)  # dumped as !!binary
-
-
 def dump(lock: Lock) -> bytes:
     import yaml
 
@@ -170,15 +163,15 @@ def dump(lock: Lock) -> bytes:
     for name in sorted(lock.tools):
         e = lock.tools[name]
         d: dict[str, Any] = {
-            "path": _yamlable(e.path),
-            "real": _yamlable(e.real),
+            "path": yamlable_path(e.path),
+            "real": yamlable_path(e.real),
             "sha256": e.sha256,
         }
         if e.provenance:
             d["provenance"] = e.provenance
         if e.interpreters:
             d["interpreters"] = [
-                {"path": _yamlable(f.path), "real": _yamlable(f.real), "sha256": f.sha256}
+                {"path": yamlable_path(f.path), "real": yamlable_path(f.real), "sha256": f.sha256}
                 for f in e.interpreters
             ]
         if e.used_in:
