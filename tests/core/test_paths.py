@@ -41,7 +41,14 @@ def test_locations_match_platformdirs(monkeypatch, env: dict[str, str]) -> None:
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    assert as_tuple(locations()) == as_tuple(platformdirs_locations())
+    ours, theirs = as_tuple(locations()), as_tuple(platformdirs_locations())
+    if any(not p.startswith("/") for p in theirs):
+        # platformdirs before 4.5 (the last line for Python 3.9) still used a relative XDG value
+        # as given; guard follows the XDG spec and the newer platformdirs: ignore it.
+        for o, t, d in zip(ours, theirs, (".config", ".local/share", ".local/state", ".cache")):
+            assert o == t if t.startswith("/") else o.endswith(f"/{d}/guard") and o[0] == "/"
+        return
+    assert ours == theirs
 
 
 def test_every_guard_file_lives_in_the_sandbox(guard_env: GuardEnv, capsys, monkeypatch) -> None:
