@@ -146,7 +146,7 @@ make_venv() {
     # Debian ships venv separately; as root we can fetch it, otherwise say exactly what to run.
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing python3-venv with apt-get"
-        apt-get install -y -qq python3-venv >/dev/null
+        apt-get update -qq >/dev/null && apt-get install -y -qq python3-venv >/dev/null
         rm -rf -- "$venv"
         "$py" -m venv -- "$venv" && return 0
     fi

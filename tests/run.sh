@@ -31,7 +31,18 @@ fi
 venv="$repo/.venv-test"
 if ! "$venv/bin/python" -c 'import guard, pytest' 2>/dev/null; then
     rm -rf -- "$venv"
-    "$py" -m venv -- "$venv"
+    if ! "$py" -m venv -- "$venv"; then
+        # Debian ships venv separately (python3-venv); as root we can add it.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "tests/run.sh: installing python3-venv with apt-get" >&2
+            apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+            rm -rf -- "$venv"
+            "$py" -m venv -- "$venv"
+        else
+            echo "tests/run.sh: cannot create a venv; run: sudo apt-get install python3-venv" >&2
+            exit 2
+        fi
+    fi
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 exec "$venv/bin/python" -m pytest "$@"
