@@ -32,6 +32,21 @@ class GuardEnv:
     def allowlist(self) -> Path:
         return self.guard_config_dir / "allowlist.yaml"
 
+    @classmethod
+    def create(cls, root: Path) -> GuardEnv:
+        """A sandbox under ``root``: HOME and the four XDG dirs made, private."""
+        ge = cls(
+            root=root,
+            home=root / "home",
+            config=root / "xdg-config",
+            data=root / "xdg-data",
+            state=root / "xdg-state",
+            cache=root / "xdg-cache",
+        )
+        for d in (ge.home, ge.config, ge.data, ge.state, ge.cache):
+            d.mkdir(mode=0o700)
+        return ge
+
     def env(self, **extra: str) -> dict[str, str]:
         """An environment for a subprocess: the sandbox dirs plus ``extra``."""
         e = {
@@ -65,16 +80,7 @@ class GuardEnv:
 
 @pytest.fixture
 def guard_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GuardEnv:
-    ge = GuardEnv(
-        root=tmp_path,
-        home=tmp_path / "home",
-        config=tmp_path / "xdg-config",
-        data=tmp_path / "xdg-data",
-        state=tmp_path / "xdg-state",
-        cache=tmp_path / "xdg-cache",
-    )
-    for d in (ge.home, ge.config, ge.data, ge.state, ge.cache):
-        d.mkdir(mode=0o700)
+    ge = GuardEnv.create(tmp_path)
     for k in list(os.environ):
         if k.startswith(("XDG_", "GUARD_")):
             monkeypatch.delenv(k)

@@ -319,16 +319,7 @@ def _sandbox(tmp_path_factory: pytest.TempPathFactory, shell: str) -> Sandbox:
     if shell in _boxes:
         return _boxes[shell]
     root = tmp_path_factory.mktemp(f"prop-{shell}")
-    ge = GuardEnv(
-        root=root,
-        home=root / "home",
-        config=root / "xdg-config",
-        data=root / "xdg-data",
-        state=root / "xdg-state",
-        cache=root / "xdg-cache",
-    )
-    for d in (ge.home, ge.config, ge.data, ge.state, ge.cache):
-        d.mkdir(mode=0o700)
+    ge = GuardEnv.create(root)
     _boxes[shell] = Sandbox(ge, shell)
     return _boxes[shell]
 

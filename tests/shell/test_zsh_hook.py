@@ -63,16 +63,7 @@ class Z:
 @pytest.fixture(scope="module")
 def zbase(tmp_path_factory: pytest.TempPathFactory) -> tuple[GuardEnv, Path]:
     root = tmp_path_factory.mktemp("zsh")
-    ge = GuardEnv(
-        root=root,
-        home=root / "home",
-        config=root / "xdg-config",
-        data=root / "xdg-data",
-        state=root / "xdg-state",
-        cache=root / "xdg-cache",
-    )
-    for d in (ge.home, ge.config, ge.data, ge.state, ge.cache):
-        d.mkdir(mode=0o700)
+    ge = GuardEnv.create(root)
     hook = subprocess.run(
         [*guard_exe(), "hook", "zsh"], env=ge.env(), capture_output=True, check=True
     ).stdout
