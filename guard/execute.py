@@ -31,7 +31,13 @@ from guard.decide import Context, decide, trust_file
 from guard.errors import GuardError
 from guard.hashing import Digests, HashError, hash_fd, open_regular, stat_key
 from guard.model import Reason
-from guard.resolve import MAX_INTERPRETER_DEPTH, SHEBANG_MAX, Shebang, candidates, real_path
+from guard.resolve import (
+    MAX_INTERPRETER_DEPTH,
+    SHEBANG_MAX,
+    candidates,
+    parse_shebang,
+    real_path,
+)
 from guard.textsafe import safe
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
@@ -119,18 +125,6 @@ class _FdView:
         if real != self._real or (want_md5 and self._digests.md5 is None):
             raise HashError("not the file that was opened")
         return self._digests
-
-
-def parse_shebang(head: bytes) -> Shebang | None:
-    """The "#!" line as guard.resolve.read_shebang parses it, but from bytes already read."""
-    if not head.startswith(b"#!"):
-        return None
-    line = head[2:].split(b"\n", 1)[0].strip(b" \t\r")
-    if not line:
-        return None
-    parts = line.split(None, 1)
-    rest = [os.fsdecode(parts[1].strip())] if len(parts) > 1 else []
-    return Shebang(os.fsdecode(parts[0]), rest)
 
 
 def open_verified(ctx: Context, invoked: str, real: str, what: str) -> Opened:

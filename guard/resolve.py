@@ -124,15 +124,19 @@ def read_shebang(real: str) -> Shebang | None:
         return None
     finally:
         os.close(fd)
+    return parse_shebang(head)
+
+
+def parse_shebang(head: bytes) -> Shebang | None:
+    """The "#!" line of a file's first bytes: interpreter, then the rest as one argument."""
     if not head.startswith(b"#!"):
         return None
     line = head[2:].split(b"\n", 1)[0].strip(b" \t\r")
     if not line:
         return None
     parts = line.split(None, 1)
-    interp = os.fsdecode(parts[0])
     rest = [os.fsdecode(parts[1].strip())] if len(parts) > 1 else []
-    return Shebang(interp, rest)
+    return Shebang(os.fsdecode(parts[0]), rest)
 
 
 def env_target(args: list[str]) -> str | None:
