@@ -1,16 +1,23 @@
 """Benchmark the fish hook; prints ratios measured side by side in one run.
 
-    /tmp/venv-fish/bin/python benchmarks/bench_fish.py [N]
+    .venv-test/bin/python benchmarks/bench_fish.py [N] [--enter-only] [--old FILE]
 
 Everything runs in a throw-away HOME/XDG sandbox. Interactive figures type N lines into a
 real interactive fish on a pty (Enter really pressed, so the binding runs) with and without
 the hook; start-up compares `fish -c true` with and without the hook in conf.d.
+
+The Enter check is also measured in-process: the CPU time fish spends in `__guard_check_text`
+(what the Enter binding runs) per line, for a few typical lines, with every word already
+cached. `--old FILE` (e.g. `git show HEAD:shell/guard.fish > /tmp/guard.fish.old`) measures
+that hook file side by side, interleaved; `--enter-only` skips the other figures.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,10 +73,90 @@ def start(env: dict[str, str], n: int = 40) -> float:
     return (time.perf_counter() - t) / n
 
 
+ENTER_LINES = (
+    ("simple", "ls -la /tmp"),
+    (
+        "pipeline+wrappers",
+        "sudo env X=1 grep -q foo /etc/hostname && cat /etc/hostname | sort | uniq -c; echo done",
+    ),
+    (
+        "plain 200 chars",
+        "git log --oneline -n 5 | head -3 && find /usr/share -name x.txt -type f | grep -v"
+        " pattern | sort -u | head -20 | wc -l; cat /etc/hostname > /tmp/out.txt; tar czf"
+        " /tmp/x.tgz /etc/hostname && ls -la /tmp; date",
+    ),
+    (
+        "quoted 200 chars",
+        "git log --oneline -n 5 | head -3 && find /usr/share -name '*.txt' -type f | xargs grep"
+        ' -l pattern | sort -u | head -20; echo "result: $HOME" > /tmp/out.txt; tar czf'
+        " /tmp/x.tgz /etc/hostname && ls -la /tmp",
+    ),
+)
+
+
+def fish_quote(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def enter_cpu(env: dict[str, str], hook: Path, line: str, n: int) -> float:
+    """CPU seconds of a fish that sources HOOK, checks LINE once (warming the cache: guard
+    runs there) and then N more times; the difference of two such runs gives the per-line
+    cost without fish start, the warm-up query or the clock."""
+    script = (
+        f"source {fish_quote(str(hook))}; set -l l {fish_quote(line)}; "
+        f"__guard_check_text $l; or echo NOT-ALLOWED; "
+        f"for i in (seq {n}); __guard_check_text $l; end"
+    )
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run([FISH, "-c", script], env=env, capture_output=True, text=True)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
+        sys.exit(f"enter check failed for {line!r}: {r.stdout}{r.stderr}")
+    return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+
+def enter_check(root: Path, old: Path | None, n: int = 300, rounds: int = 5) -> None:
+    """The Enter check in-process, per line, median of ROUNDS interleaved runs."""
+    env = sandbox(root / "enter", False)
+    head = subprocess.run(
+        [*GUARD, "hook", "fish"], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n", 1)[0]
+    hooks = {"new": root / "enter" / "new.fish"}
+    hooks["new"].write_text(
+        head + "\n" + (Path(__file__).parents[1] / "shell" / "guard.fish").read_text()
+    )
+    if old is not None:
+        hooks["old"] = root / "enter" / "old.fish"
+        hooks["old"].write_text(head + "\n" + old.read_text())
+    time.sleep(1.1)  # stamps must fall in a later second than the fresh sandbox dirs
+    for label, line in ENTER_LINES:
+        cost: dict[str, list[float]] = {k: [] for k in hooks}
+        for _ in range(rounds):
+            for k, hook in hooks.items():
+                many, none = enter_cpu(env, hook, line, n), enter_cpu(env, hook, line, 0)
+                cost[k].append((many - none) / n * 1e6)
+        med = {k: statistics.median(v) for k, v in cost.items()}
+        out = f"Enter check, {label:18} ({len(line):3} chars): this hook {med['new']:6.0f} µs CPU"
+        if "old" in med:
+            out += f", old {med['old']:6.0f} µs, old/new {med['old'] / med['new']:.2f}×"
+        print(out)
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    args = sys.argv[1:]
+    old = None
+    if "--old" in args:
+        i = args.index("--old")
+        old = Path(args[i + 1])
+        del args[i : i + 2]
+    enter_only = "--enter-only" in args
+    args = [a for a in args if a != "--enter-only"]
+    n = int(args[0]) if args else 2000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        enter_check(root, old)
+        if enter_only:
+            return
         plain, hooked = sandbox(root, False), sandbox(root, True)
         time.sleep(1.1)  # stamps must fall in a later second than the fresh sandbox dirs
         for label, line in (("builtin-only", "true"), ("external, verified", "cat /dev/null")):

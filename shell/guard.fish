@@ -43,10 +43,34 @@ set -g __guard_wopt_xargs -a --arg-file -d --delimiter -E -I -L -n --max-args -P
 set -g __guard_wopt_command
 set -g __guard_wopt_exec
 
+# The fast path of the scan. Every fish command costs a few µs (a command substitution
+# ~20–50), so a line of plain words — none of: quotes, escapes, expansions, ( ), comments,
+# `&` to background, `>|`/`&|`, `PATH=` — is not tokenized: one regex takes the first word
+# of each command (after VAR=value prefixes), and as long as none of them is a keyword,
+# wrapper, abbreviation, assignment, redirection or `&` (those take the full scan), the
+# first words are exactly the command words. (A first word is taken up to whitespace or
+# `; |`, so an empty one is an empty command, never a skipped one.)
+set -g __guard_re_hard '[$*?{}~%\'"\\\\()#\x1f\[\]]|>\||&\||(?<![&>])&(?![&>])|PATH='
+set -g __guard_re_first '(?:^|\x1e|;|\|\||&&|\|)\s*(?:[A-Za-z_][A-Za-z0-9_]*=[^\s\x1e;|&<>]*\s+)*([^\s\x1e;|]*)'
+set -g __guard_re_slow '^(?:and|or|not|!|begin|if|while|else|time|builtin|end|command|exec|for|switch|case|eval|set|fish_add_path)$|[<>=&]|(?:^|/)(?:'(string join '|' -- $__guard_wrappers)')$'
+
 function __guard_scan --argument-names text
     # Appends to __guard_ws every word that will be looked up as an external command in $PATH,
     # to __guard_sw/__guard_sp the words looked up in another PATH (with that PATH), and to
     # __guard_dyn a description of each part that cannot be known before it runs.
+    if not set -q __guard_xp[1]; and not string match -qr -- $__guard_re_hard $text
+        set -l firsts (string match -arg -- $__guard_re_first $text)
+        set -q firsts[1]; or return 0
+        if not string match -qr -- $__guard_re_slow $firsts; and not abbr -q -- $firsts
+            for w in $firsts
+                # (a function named like a program is checked as that program, as below)
+                test -n "$w"; and not builtin -q -- $w; or continue
+                string match -q -- '*/*' $w; or command -q -- $w; or continue
+                contains -- $w $__guard_ws; or set -a __guard_ws $w
+            end
+            return 0
+        end
+    end
     set -l toks (string match -ar -- $__guard_re_tok $text) \x1e # \x1e: the last command ends
     set -l state cmd # cmd: a command word comes next; args: arguments; wrap: inside a wrapper;
     # eval, set, fish_add_path: that command's arguments are held until it ends
@@ -85,6 +109,9 @@ function __guard_scan --argument-names text
                     continue
                 end
         end
+        # An argument matters only when it holds a ( ) substitution: the common case leaves
+        # here, after the separators above (every fish command costs µs; keep this path short).
+        test $state = args; and not string match -q -- '*(*' $t; and continue
         set -l lit 0
         if string match -q -- \x1f'*' $t
             # a literal word produced by expanding a variable in command position
@@ -242,7 +269,8 @@ function __guard_scan --argument-names text
         else if string match -q -- '*/*' $w; or command -q -- $w
             contains -- $w $__guard_ws; or set -a __guard_ws $w # (__guard_addword, inlined)
         end
-        set -l base (string replace -r '.*/' '' -- $w)
+        set -l base $w
+        string match -q -- '*/*' $w; and set base (string replace -r '.*/' '' -- $w)
         if contains -- $base $__guard_wrappers
             set state wrap
             set wrap $base
@@ -389,30 +417,40 @@ function __guard_sync
 end
 
 function __guard_fresh --argument-names var
-    # True when the cached STAMP WATCH… in $var still holds: the stamp exists and no watched
-    # path is as new as it (path mtime has whole seconds, so an equal second counts as newer).
+    # True when the cached COUNT STAMP WATCH… in $var still holds: all COUNT paths exist (path
+    # mtime skips a missing one) and no watched path is as new as the stamp (path mtime has
+    # whole seconds, so an equal second counts as newer). COUNT is stored with the list because
+    # `count` would need a command substitution, ~50 µs in fish 3.6; a pipe into read is ~9.
     set -q $var; or return 1
     set -l c $$var
-    set -l m (path mtime -- $c)
-    test (count $m) -eq (count $c); or return 1
+    path mtime -- $c[2..] | read -l -z -a m
+    set -q m[$c[1]]; or return 1
     for t in $m[2..]
         test $t -lt $m[1]; or return 1
     end
 end
 
 function __guard_key --argument-names w
+    # Sets __guard_kv to the name of the cache variable for command word W (a global, not
+    # printed: a command substitution costs more than the whole check of a cached word).
+    if string match -qr -- '^[A-Za-z0-9]+$' $w
+        set -g __guard_kv __guard_k_$w # string escape --style=var keeps such a word as it is
+        return
+    end
     # a relative path depends on the directory it is typed in
     if string match -q -- '*/*' $w; and not string match -q -- '/*' $w
         set w $PWD/$w
     end
-    echo __guard_k_(string escape --style=var -- $w)
+    string escape --style=var -- $w | read -g __guard_kv
+    set -g __guard_kv __guard_k_$__guard_kv
 end
 
 function __guard_put --argument-names word action stamp msg
     # One answer of `guard _query` (docs/hook-protocol.md).
     # (an answer for a command-scoped PATH, __guard_qpath, is for that one command only)
     if test "$action" = ok; and test -n "$stamp"; and not set -q __guard_qpath
-        set -g (__guard_key $word) $stamp $argv[5..]
+        __guard_key $word
+        set -g $__guard_kv (count $stamp $argv[5..]) $stamp $argv[5..] # COUNT STAMP WATCH…
     end
     set -a __guard_aw $word
     set -a __guard_aa $action
@@ -497,7 +535,8 @@ function __guard_decide
     else
         __guard_sync
         for w in $argv
-            __guard_fresh (__guard_key $w); and continue
+            __guard_key $w
+            __guard_fresh $__guard_kv; and continue
             contains -- $w $miss; or set -a miss $w
         end
     end
@@ -574,7 +613,8 @@ function __guard_check_text --argument-names text
     set -g __guard_sp # … and that PATH
     set -g __guard_xp # PATHs set on the line (`set PATH`, `set -lx PATH` in begin…end)
     set -g __guard_setvars # variables assigned on the line
-    __guard_scan (string replace -a \x1f '' -- $text)
+    string match -q -- '*'\x1f'*' $text; and set text (string replace -a \x1f '' -- $text)
+    __guard_scan $text
     if set -q __guard_dyn[1]
         set -l m (__guard_curmode)
         set -l msg "guard: "(test $m = block; and echo blocked; or echo 'warning: would block')" $__guard_dyn[1]"
@@ -679,7 +719,7 @@ function __guard_names_file --argument-names key
     if test (string length -- "$e") -gt 150
         set e (string sub -l 60 -- $e)_(string length -- $e)_(string sub -s -60 -- $e)
     end
-    echo (__guard_cachedir)/fish-names-$e
+    echo (__guard_cachedir)/fish-names2-$e # 2: __guard_f_sw holds COUNT STAMP WATCH…
 end
 
 function __guard_shadow --argument-names name
@@ -687,7 +727,8 @@ function __guard_shadow --argument-names name
 end
 
 function __guard_shadows
-    set -g __guard_f_sw $argv
+    set -q argv[1]; or return
+    set -g __guard_f_sw (count $argv) $argv # COUNT STAMP WATCH…, as __guard_fresh reads it
 end
 
 function __guard_names_sync --argument-names how
@@ -785,7 +826,8 @@ function __guard_byname
     set -l n $argv[1]
     set -e argv[1]
     if __guard_decide $n
-        set -l o __guard_orig_(string escape --style=var -- $n)
+        set -l o __guard_orig_$n
+        string match -qr -- '^[A-Za-z0-9]+$' $n; or set o __guard_orig_(string escape --style=var -- $n)
         if functions -q -- $o
             $o $argv
         else
