@@ -67,11 +67,11 @@ __guard_flush() {
 # ---------------------------------------------------------------------------------------------
 # The inline external test. After a sublist passed the full check with only plain words (no
 # function, no variable, no relative lookup) whose cached `ok` answers were all valid, its text
-# is remembered with its WATCH paths (__guard_xw), the zsh/stat record of all of them
-# (__guard_xv, every field: inode, mode, size, mtime, ctime...) and the names whose hash-table
-# entries it depends on (__guard_xn, __guard_xe). The trap then lets the same text run while
-# PATH is the same string and one `zstat` of the paths plus those entries give exactly the
-# remembered text: no function call.
+# is remembered with its WATCH paths (__guard_xw), their ctime seconds and inodes (__guard_xv;
+# every other field changes ctime when it changes) and the names whose hash-table entries it
+# depends on (__guard_xn, __guard_xe). The trap then lets the same text run while PATH is the
+# same string and two `zstat`s of the paths plus those entries give exactly the remembered
+# text: no function call.
 # The record must prove itself, since the trap compares whole seconds: (a) each path's ctime
 # second ended at least 50 ms before the record was taken (the kernel stamps changes with a
 # coarse clock that may lag by a tick), so any later change gets a later ctime second; (b) the
@@ -124,7 +124,12 @@ __guard_record() {
     hx+=" \${(q)commands[$p]-}"
   done
   __guard_xe[$cmd]=$hx
-  __guard_xv[$cmd]="${(j: :)snap} ${(qP)__guard_xn[$cmd]-}${__guard_xe[$cmd]:+${(e)__guard_xe[$cmd]}}"
+  # What the trap's two `zstat`s give (every ctime, then every inode), then the entries.
+  ct=() ino=()
+  for (( j = 0; j < $#P; j++ )); do
+    ct+=("${snap[j*14+11]}") ino+=("${snap[j*14+2]}")
+  done
+  __guard_xv[$cmd]="${(j: :)ct} ${(j: :)ino} ${(qP)__guard_xn[$cmd]-}${__guard_xe[$cmd]:+${(e)__guard_xe[$cmd]}}"
   __guard_xw[$cmd]=${(pj:\0:)P}
 }
 
@@ -784,7 +789,7 @@ __guard_precmd() { __guard_warned=0 }
   zmodload -F zsh/stat b:zstat 2>/dev/null && __guard_has_stat=1
   typeset -gA __guard_pm __guard_memo __guard_cst __guard_cpath __guard_cino __guard_cmiss \
     __guard_chash __guard_fast __guard_xw __guard_xv __guard_xn __guard_xe
-  typeset -ga __guard_s
+  typeset -ga __guard_s __guard_t
   typeset -gi __guard_fastdirty=0
   typeset -g __guard_path=$PATH __guard_gmode=${__guard_gmode-} __guard_gmode_env=${__guard_gmode_env-}
   __guard_mkfast
@@ -811,13 +816,19 @@ __guard_precmd() { __guard_warned=0 }
     # (basic patterns, `${name[key]-}`, `[@]` on arrays for KSH_ARRAYS). In order:
     # 1. a sublist with no | & ; ( ) { } ` or newline whose first word is a builtin that runs
     #    nothing, or `[[` (__guard_fast, emptied by __guard_unfast when that may change);
-    # 2. a lone NAME=value with no space or such character in the value;
-    # 3. a sublist text already seen to hold only builtins;
-    # 4. a sublist text recorded by __guard_record whose WATCH paths and hash-table entries
-    #    still zstat/expand to exactly the recorded text (one builtin call, no fork; `2>&-`
-    #    rather than `2>/dev/null`: a vanished path fails silently with fewer system calls);
-    # else the full check, __guard_debug. (Builtins first: measured, that order costs a
-    # builtin nothing and an external command no more than the reverse.)
-    builtin trap "${prev}"'[[ -n ${__guard_fast[${ZSH_DEBUG_CMD%% *}]-} && $ZSH_DEBUG_CMD != *[\|\&\;\(\)\{\}\`$'\''\n'\'']* || $ZSH_DEBUG_CMD == [[:alpha:]_]*=*'\'' '\'' && ${ZSH_DEBUG_CMD%%=*} != *[^[:alnum:]_]* && ${ZSH_DEBUG_CMD% } != *[[:space:]\|\&\;\(\)\{\}\`]* || -n ${__guard_memo[$ZSH_DEBUG_CMD]-} ]] || { [[ -n ${__guard_xw[$ZSH_DEBUG_CMD]-} && $PATH == "$__guard_path" ]] && builtin zstat -A __guard_s -- "${(@ps:\0:)__guard_xw[$ZSH_DEBUG_CMD]}" 2>&- && [[ "${(j: :)__guard_s[@]} ${(qP)__guard_xn[$ZSH_DEBUG_CMD]-}${__guard_xe[$ZSH_DEBUG_CMD]:+${(e)__guard_xe[$ZSH_DEBUG_CMD]}}" == "${__guard_xv[$ZSH_DEBUG_CMD]-}" ]] } || __guard_debug "$@" || { builtin setopt errexit; builtin return 126 }' DEBUG
+    # 2. a sublist text recorded by __guard_record whose WATCH paths still give the recorded
+    #    ctime seconds and inodes (two `zstat`s, no fork; `2>&-` rather than `2>/dev/null`: a
+    #    vanished path fails silently with fewer system calls) and whose hash-table entries
+    #    expand to the recorded text;
+    # 3. a lone NAME=value with no space or such character in the value;
+    # 4. a sublist text already seen to hold only builtins;
+    # else the full check, __guard_debug.
+    # Why this order and this little: what an external command pays for the trap is mostly
+    # copy-on-write page faults after its fork, one per page the trap wrote since the last
+    # fork (~2.5 us each on a VM), and every pattern, subscript, builtin and array written
+    # here touches its own pages. Test 1 is nearly free for an external command; the tests of
+    # 3 and 4 (two patterns and a lookup) cost it ~5 faults, so they come after 2; a builtin
+    # pays one lookup more for it (measured: docs/shell-zsh.md, "The hot path").
+    builtin trap "${prev}"'[[ -n ${__guard_fast[${ZSH_DEBUG_CMD%% *}]-} && $ZSH_DEBUG_CMD != *[\|\&\;\(\)\{\}\`$'\''\n'\'']* ]] || { [[ -n ${__guard_xw[$ZSH_DEBUG_CMD]-} && $PATH == "$__guard_path" ]] && builtin zstat -A __guard_s +ctime -- "${(@ps:\0:)__guard_xw[$ZSH_DEBUG_CMD]}" 2>&- && builtin zstat -A __guard_t +inode -- "${(@ps:\0:)__guard_xw[$ZSH_DEBUG_CMD]}" 2>&- && [[ "${(j: :)__guard_s[@]} ${(j: :)__guard_t[@]} ${(qP)__guard_xn[$ZSH_DEBUG_CMD]-}${__guard_xe[$ZSH_DEBUG_CMD]:+${(e)__guard_xe[$ZSH_DEBUG_CMD]}}" == "${__guard_xv[$ZSH_DEBUG_CMD]-}" ]] } || [[ $ZSH_DEBUG_CMD == [[:alpha:]_]*=*'\'' '\'' && ${ZSH_DEBUG_CMD%%=*} != *[^[:alnum:]_]* && ${ZSH_DEBUG_CMD% } != *[[:space:]\|\&\;\(\)\{\}\`]* || -n ${__guard_memo[$ZSH_DEBUG_CMD]-} ]] || __guard_debug "$@" || { builtin setopt errexit; builtin return 126 }' DEBUG
   fi
 }

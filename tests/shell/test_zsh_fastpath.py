@@ -126,3 +126,31 @@ def test_directory_name_is_never_evaluated(z: Z) -> None:
     )
     assert "AFTER" in r.stdout, (r.stdout, r.stderr)
     assert not (d / "MARKER").exists(), "a $( ) in the directory name ran"
+
+
+def test_recorded_path_dir_swapped_with_a_twin_made_in_the_same_second(z: Z) -> None:
+    """The record compares ctime seconds *and* inodes: renaming a directory above a watched
+    PATH directory changes neither ctime of what is below it, so a twin tree made alongside
+    the real one (same ctime seconds) is caught only by its inodes."""
+    real, twin = z.root / "real", z.root / "twin"
+    good = z.ge.plant(z.ge.bindir(f"{z.root.name}/real/bin"), "tool", "#!/bin/sh\necho GOOD\n")
+    z.plant("tool", z.ge.bindir(f"{z.root.name}/twin/bin"))
+    z.guard("trust", str(good))
+    settle()
+    path = f"{real}/bin:{SYS}"
+    swap = f"mv {real} {real}.old\nmv {twin} {real}"
+    r = z.run(f"tool\n{rec('tool')}\n{swap}\ntool\necho AFTER", path)
+    assert "GOOD" in r.stdout and "REC=1" in r.stdout, (r.stdout, r.stderr)
+    blocked(z, r, "tool")
+
+
+def test_recorded_file_removed_gives_no_stat_error(z: Z) -> None:
+    """A watched path that vanished fails the inline test silently (the full check then
+    reports what zsh would): the trap's `zstat` never writes to the user's stderr."""
+    tool = z.ge.plant(z.plant_dir, "tool", "#!/bin/sh\necho GOOD\n")
+    z.guard("trust", str(tool))
+    settle()
+    r = z.run(f"tool\n{rec('tool')}\nrm {tool}\ntool\necho AFTER=$?")
+    assert "GOOD" in r.stdout and "REC=1" in r.stdout, (r.stdout, r.stderr)
+    assert "AFTER=127" in r.stdout, (r.stdout, r.stderr)
+    assert "zstat" not in r.stderr and "command not found" in r.stderr, r.stderr
