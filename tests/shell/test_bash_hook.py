@@ -683,3 +683,97 @@ trap 'starship_preexec_all "$_"' DEBUG
         assert "'__guard_trap" in out and "starship_preexec_all" in out
         assert "alive" in sh.run("echo alive")
     assert not b.marker.exists()
+
+
+# -- the child and the text cache (shell/guard-lib.bash) --------------------------------------
+
+
+def _trusted_tool(b: B, name: str = "mytool") -> Path:
+    d = b.ge.bindir("tools")
+    tool = b.ge.plant(d, name, "#!/bin/sh\necho GOOD\n")
+    b.guard("trust", str(tool))
+    return tool
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x=$(mytool); echo \"$x\"",
+        "env mytool",
+        "nice -n 1 mytool",
+        "echo \"$(mytool)\"",
+        "X=mytool; $X",
+        "X=mytool; \"${X}\"",
+        "X='mytool -v'; $X",
+    ],
+)
+def test_cached_text_is_checked_again_after_a_plant(b: B, line: str) -> None:
+    """A command text allowed whole (no child next time) is allowed only while every file
+    it was allowed on still holds: a shadow planted in an earlier PATH dir blocks it."""
+    tool = _trusted_tool(b)
+    early = b.ge.bindir("early")
+    path = f"{early}:{tool.parent}:{SYS}"
+    plant = f"printf '#!/bin/sh\\ntouch {b.marker}\\n' > {early}/mytool; chmod +x {early}/mytool"
+    r = b.run(f"for i in 1 2 3; do {line}; done; {plant}; hash -r; {line}; echo AFTER", path=path)
+    assert r.stdout.count("GOOD") == 3, (r.stdout, r.stderr)
+    blocked(b, r, "mytool")
+
+
+def test_function_then_file_of_the_same_name(b: B) -> None:
+    """A function passes without a check (its commands are checked as they run); once it is
+    unset the same text runs a file, which is checked."""
+    b.plant("ls")
+    r = b.run("ls() { echo FN; }; ls x; ls x; unset -f ls; ls x; echo AFTER")
+    assert r.stdout.startswith("FN\nFN\n"), r.stdout
+    blocked(b, r)
+
+
+def test_cached_text_survives_a_path_change(b: B) -> None:
+    """PATH is part of every cached answer: after a change the same text is checked again."""
+    tool = _trusted_tool(b)
+    r = b.run(
+        f"mytool; env mytool; PATH={b.plant_dir}:$PATH; env mytool; echo AFTER",
+        path=f"{tool.parent}:{SYS}",
+    )
+    assert r.returncode == 0 and r.stdout == "GOOD\nGOOD\nGOOD\nAFTER\n", r.stderr
+    b.plant("mytool")
+    r = b.run(
+        f"mytool; env mytool; PATH={b.plant_dir}:$PATH; env mytool; echo AFTER",
+        path=f"{tool.parent}:{SYS}",
+    )
+    assert r.stdout == "GOOD\nGOOD\n", r.stdout
+    blocked(b, r, "mytool")
+
+
+def test_xtrace_shows_the_users_commands_not_the_hooks(b: B) -> None:
+    tool = _trusted_tool(b)
+    r = b.run("set -x; mytool; env mytool; x=$(mytool); set +x", path=f"{tool.parent}:{SYS}")
+    assert r.returncode == 0 and r.stdout == "GOOD\nGOOD\n", r.stderr
+    assert "+ mytool" in r.stderr and "+ env mytool" in r.stderr
+    # The trap and its dispatch may show; the checking itself (parser, query) never does.
+    for internal in ("__guard_slow", "__guard_words", "__guard_query", "__guard_check", "local "):
+        assert internal not in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) < 40, r.stderr
+
+
+def test_user_aliases_and_shell_options_do_not_reach_the_check(b: B) -> None:
+    """The child evaluates the checking code at each miss, after the user's rc has defined
+    aliases and set options: none of them may change what it does."""
+    b.plant("ls")
+    r = b.run(
+        "shopt -s expand_aliases nocasematch failglob; alias local='echo HIJACK;' "
+        "printf='echo HIJACK'; set -E -o errtrace; trap 'echo ERRTRAP' ERR; "
+        "shopt -s inherit_errexit; set -e; ls; echo AFTER"
+    )
+    assert "HIJACK" not in r.stdout and "ERRTRAP" not in r.stdout, r.stdout
+    blocked(b, r)
+
+
+def test_a_failing_child_fails_closed(b: B) -> None:
+    """No verdict from the child (here: the checking code is gone) is a failure: a script
+    stops with 126 before the command runs; an interactive shell would run it with a warning."""
+    b.plant("ls")
+    r = b.run("__guard_lib='exit 3'; ls; echo AFTER")
+    assert not b.marker.exists()
+    assert r.returncode == 126 and "AFTER" not in r.stdout
+    assert "guard: the hook could not check ls" in r.stderr, r.stderr
