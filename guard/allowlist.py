@@ -294,5 +294,12 @@ def update_allowlist(loc: Locations, add: list[Pin], remove: list[str]) -> Allow
             al.pins.pop(path, None)
         for pin in add:
             al.pins[pin.path] = pin
-        atomic_write(loc.allowlist_file, dump(al), backup=True)
+        data = dump(al)
+        atomic_write(loc.allowlist_file, data, backup=True)
+        # The index the next check would build from this file: without it, the first check
+        # after every `guard trust` imports and runs pyyaml (~25 ms of a first sighting).
+        from guard.yamlstore import store_index
+
+        pins = sorted(al.pins.values(), key=lambda p: os.fsencode(p.path))
+        store_index(loc.index_file("allowlist"), data, _encode(pins))
     return al

@@ -52,6 +52,10 @@ class Context:
                 self.config, mine if self.policy.allow_user_trust else None
             )
         self.cache = VerifyCache(self.loc.verify_cache_file)
+        # Also look up the OS package of a file its pin already settles: reports show it
+        # (`guard check --json`, audit). The hooks' query turns this off: its answer never
+        # shows it, and the package DB costs a first sighting ~1.5 ms to import and open.
+        self.pinned_owner = True
         self._osdb: object = None
         self._osdb_loaded = False
 
@@ -110,7 +114,8 @@ def trust_file(
     ``provenance``: look up where a file outside the OS packages came from (pip, npm,
     Homebrew; guard.provenance.lookup) — None: only when it is not trusted, so the allow path
     pays nothing; True: always (`guard which`); False: never (only ``.trusted`` is wanted)."""
-    t = _judge_file(ctx, invoked, real)
+    eager = provenance is True or getattr(ctx, "pinned_owner", True)
+    t = _judge_file(ctx, invoked, real, with_owner=eager)
     if provenance is None:
         provenance = not t.trusted
     if provenance and t.provenance is None:
@@ -120,19 +125,31 @@ def trust_file(
     return t
 
 
-def _judge_file(ctx: Context, invoked: str, real: str | None) -> FileTrust:
+def _judge_file(ctx: Context, invoked: str, real: str | None, with_owner: bool) -> FileTrust:
     limit = ctx.config.max_hash_bytes
     pin = ctx.allowlist.by_path(invoked)
     if real is None:
         why = "pinned file is gone" if pin else "cannot be resolved"
         return FileTrust("modified" if pin else "unreadable", why, pin=pin)
-    owner = None
-    osdb = ctx.osdb
-    if osdb is not None:
-        owner = osdb.owner(real)
+    # Without ``with_owner``, a file with a pin is judged by its SHA-256 alone when that
+    # matches: the OS package DB is read only when the pins do not settle it.
+    by_real = ctx.allowlist.by_real(real)
+    defer_owner = (pin is not None or bool(by_real)) and not with_owner
+    owner = None if defer_owner else _os_owner(ctx, real)
     want_md5 = owner is not None and owner.algo == "md5" and owner.digest is not None
     try:
         d = ctx.cache.digests(real, want_md5=want_md5, limit=limit)
+        if defer_owner:
+            if pin is not None and pin.real == real and pin.sha256 == d.sha256:
+                return FileTrust("pinned", "matches its pin", d.sha256, None, pin)
+            if pin is None:
+                for p in by_real:
+                    if p.sha256 == d.sha256:
+                        detail = f"matches the pin of {safe(p.path)}"
+                        return FileTrust("pinned", detail, d.sha256, None, p)
+            owner = _os_owner(ctx, real)  # not pinned after all: judged in full below
+            if owner is not None and owner.algo == "md5" and owner.digest is not None:
+                d = ctx.cache.digests(real, want_md5=True, limit=limit)
     except HashError as e:
         return FileTrust("unreadable", str(e), pin=pin)
     prov: Provenance | None = None
@@ -156,7 +173,6 @@ def _judge_file(ctx: Context, invoked: str, real: str | None) -> FileTrust:
         if pin.sha256 != d.sha256:
             return FileTrust("modified", "content differs from its pin", d.sha256, prov, pin)
         return FileTrust("pinned", "matches its pin", d.sha256, prov, pin)
-    by_real = ctx.allowlist.by_real(real)
     for p in by_real:
         if p.sha256 == d.sha256:
             return FileTrust("pinned", f"matches the pin of {safe(p.path)}", d.sha256, prov, p)
@@ -173,6 +189,11 @@ def _judge_file(ctx: Context, invoked: str, real: str | None) -> FileTrust:
                 prov,
             )
     return FileTrust("untrusted", "not pinned and not from an OS package", d.sha256, prov)
+
+
+def _os_owner(ctx: Context, real: str):  # -> Optional[OsOwner]
+    osdb = ctx.osdb
+    return osdb.owner(real) if osdb is not None else None
 
 
 def _watch_for(word: str, winner: Candidate, path_env: str, cwd: str, loc: Locations) -> list[str]:

@@ -13,9 +13,10 @@ import stat
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per check
 
 if TYPE_CHECKING:
-    pass
+    from typing import Any
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18
+SMALL_FILE = 1 << 18  # up to here the built-in SHA-256 beats loading OpenSSL (see new_hashers)
 
 # (dev, inode, size, mtime_ns, ctime_ns): a file is unchanged while all five are.
 StatKey = tuple
@@ -59,12 +60,63 @@ def open_regular(path: str) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def hash_fd(fd: int, want_md5: bool, limit: int) -> tuple[str, str | None, int]:
-    import hashlib
+def _openssl(want_md5: bool) -> tuple[Any, Any]:
+    try:
+        import _hashlib  # what hashlib wraps, without hashlib's own ~1 ms of set-up
 
-    sha = hashlib.sha256()
-    md5 = hashlib.md5(usedforsecurity=False) if want_md5 else None
-    buf = bytearray(CHUNK)
+        return _hashlib.openssl_sha256(), (
+            _hashlib.openssl_md5(usedforsecurity=False) if want_md5 else None
+        )
+    except (ImportError, AttributeError, ValueError):  # no OpenSSL, or one without them
+        import hashlib
+
+        return hashlib.sha256(), (hashlib.md5(usedforsecurity=False) if want_md5 else None)
+
+
+def _builtin(want_md5: bool) -> tuple[Any, Any] | None:
+    """CPython's own SHA-256/MD5, or None where the build left them out."""
+    try:
+        try:
+            from _sha256 import sha256  # Python <= 3.11
+        except ImportError:
+            from _sha2 import sha256  # type: ignore[no-redef]  # Python >= 3.12
+        md5 = None
+        if want_md5:
+            from _md5 import md5 as new_md5
+
+            md5 = new_md5()
+        return sha256(), md5
+    except ImportError:
+        return None
+
+
+_builtin_budget = [SMALL_FILE]  # bytes this process may still hash without OpenSSL
+
+
+def new_hashers(size_hint: int, want_md5: bool) -> tuple[Any, Any]:
+    """(sha256, md5 or None) objects for a file of about ``size_hint`` bytes (-1: unknown).
+
+    Both kinds compute the same SHA-256; only speed differs. OpenSSL's is ~5x faster per
+    byte (SHA-NI) but loading libcrypto costs ~2.5 ms, so a process that hashes little (a
+    hook's first sighting of a script) uses the built-in one for its first SMALL_FILE bytes;
+    a process that hashes more (trust --dir, init, a big binary) loads OpenSSL."""
+    import sys
+
+    if 0 <= size_hint <= _builtin_budget[0] and "_hashlib" not in sys.modules:
+        got = _builtin(want_md5)
+        if got is not None:
+            _builtin_budget[0] -= size_hint
+            return got
+    return _openssl(want_md5)
+
+
+def hash_fd(
+    fd: int, want_md5: bool, limit: int, size_hint: int = -1
+) -> tuple[str, str | None, int]:
+    sha, md5 = new_hashers(size_hint, want_md5)
+    # One reused buffer: every page of a new one costs a page fault (~2.5 us here), and
+    # 256 KiB is read and hashed while it is still in the CPU cache.
+    buf = bytearray(min(CHUNK, size_hint + 1) if size_hint >= 0 else CHUNK)
     view = memoryview(buf)
     total = 0
     while True:
@@ -86,7 +138,7 @@ def digest_file(path: str, want_md5: bool = False, limit: int = 1 << 30) -> Dige
     try:
         if before.st_size > limit:
             raise HashError(f"larger than max_hash_bytes ({limit} bytes)")
-        sha, md5, total = hash_fd(fd, want_md5, limit)
+        sha, md5, total = hash_fd(fd, want_md5, limit, before.st_size)
         after = os.fstat(fd)
     except OSError as e:
         raise HashError(e.strerror or "read error") from None

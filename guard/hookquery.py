@@ -143,7 +143,9 @@ def query(
     quote = QUOTERS[shell]
     started = time.time_ns()
     own = ctx is None
-    ctx = ctx or Context()
+    if ctx is None:
+        ctx = Context()
+        ctx.pinned_owner = False  # the reply never shows a pinned file's package
     stamp = make_stamp(ctx.loc.stamps_dir, started)
     lines = [mode_line(ctx)] if want_mode else []
     try:

@@ -31,15 +31,15 @@ class VerifyCache:
         if self._data is None:
             data: dict[str, tuple[str, str | None, int]] = {}
             try:
-                with open(self.path, encoding="ascii") as f:
-                    text = f.read()
+                with open(self.path, "rb") as f:  # bytes: a text file imports a codec
+                    text = f.read().decode("ascii")
                 if text.startswith(_MAGIC):
                     for line in text[len(_MAGIC) :].splitlines():
                         parts = line.split(" ")
                         if len(parts) == 4 and len(parts[1]) == 64 and parts[3].isdigit():
                             md5 = None if parts[2] == "-" else parts[2]
                             data[parts[0]] = (parts[1], md5, int(parts[3]))
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
                 data = {}
             self._data = data
         return self._data

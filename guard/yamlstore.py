@@ -144,6 +144,16 @@ def fingerprint(data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
+def index_header(fp: str) -> bytes:
+    return _INDEX_MAGIC + fp.encode() + b"\n"
+
+
+def store_index(index_path: str, data: bytes, encoded: bytes) -> None:
+    """Write the index for ``data`` as a writer has just written it, so the next check does
+    not parse the YAML it wrote (importing and running pyyaml costs a check ~25 ms)."""
+    write_cache(index_path, index_header(fingerprint(data)) + encoded)
+
+
 def load_indexed(
     path: str,
     index_path: str,
@@ -159,7 +169,7 @@ def load_indexed(
     if data is None:
         return None, None
     fp = fingerprint(data)
-    header = _INDEX_MAGIC + fp.encode() + b"\n"
+    header = index_header(fp)
     try:
         with open(index_path, "rb") as f:
             blob = f.read()
