@@ -83,13 +83,19 @@ def loop_script(root: Path, name: str, prelude: str, line: str, n: int = N) -> P
     return p
 
 
-def cpu_us(script: Path, env: dict) -> float:
+FAULTS: dict[str, list[float]] = {}
+
+
+def cpu_us(script: Path, env: dict, faults_key: str = "") -> float:
     """CPU time (user + system) of bash running the script, its children included. CPU time
-    rather than wall time: the figure stays meaningful on a busy machine."""
+    rather than wall time: the figure stays meaningful on a busy machine. Minor page faults
+    (a count, not a time: the same on a busy machine) are kept in FAULTS[faults_key]."""
     pid = os.posix_spawn("/bin/bash", ["bash", str(script)], env)
     _, status, ru = os.wait4(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{script.name} failed with {os.waitstatus_to_exitcode(status)}")
+    if faults_key:
+        FAULTS.setdefault(faults_key, []).append(ru.ru_minflt)
     return (ru.ru_utime + ru.ru_stime) * 1e6
 
 
@@ -112,8 +118,16 @@ def best_of(rounds: int, variants: dict[str, tuple[Path, Path]], env: dict) -> d
     xs: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(rounds):
         for k, (full, empty) in variants.items():
-            xs[k].append(cpu_us(full, env) - cpu_us(empty, env))
+            xs[k].append(cpu_us(full, env, f"{full}") - cpu_us(empty, env, f"{empty}"))
     return {k: Stat(v) for k, v in xs.items()}
+
+
+def faults_per_cmd(variants: dict[str, tuple[Path, Path]]) -> dict[str, float]:
+    """Median minor page faults per command (n lines minus 0 lines, children included)."""
+    return {
+        k: (statistics.median(FAULTS[str(full)]) - statistics.median(FAULTS[str(empty)])) / N
+        for k, (full, empty) in variants.items()
+    }
 
 
 def pair(root: Path, name: str, prelude: str, line: str) -> tuple[Path, Path]:
@@ -243,14 +257,18 @@ def main() -> int:
             f"{b[k].med / b['empty_trap'].med:.2f}x [{b[k].min / b['empty_trap'].min:.2f}x]"
             " (goal <= 3)"
         )
-    print(f"2. verified externals (CPU): no hook {e['none'].med / 1000:.1f} ms")
+    ef = faults_per_cmd(ev)
+    print(
+        f"2. verified externals (CPU): no hook {e['none'].med / 1000:.1f} ms, "
+        f"{ef['none']:.1f} page faults per command"
+    )
     for k in hooks:
         added = (e[k].med - e["none"].med) / N
         added_min = (e[k].min - e["none"].min) / N
         print(
             f"   {k}: {e[k].med / 1000:.1f} ms -> ratio {e[k].med / e['none'].med:.3f} "
             f"[{e[k].min / e['none'].min:.3f}] (goal <= 1.03), {added:.1f} [{added_min:.1f}] "
-            "us added per command (goal <= 25)"
+            f"us added per command (goal <= 25); +{ef[k] - ef['none']:.1f} page faults"
         )
     print(
         "2b. time inside the trap per verified external (wall, in bash; wrapper overhead "

@@ -164,7 +164,7 @@ __guard_check() {
         # A substitution: its first command is checked here, before the subshell starts.
         # shellcheck disable=SC2015  # a text no longer allowed also goes to the child
         [[ -n ${__guard_txt[_$BASH_COMMAND]-} ]] && \builtin eval "${__guard_txt[_$BASH_COMMAND]}" ||
-            __guard_child "$@"
+            __guard_subst1 || __guard_child "$@"
     elif [[ $__guard_1 == "$BASH_COMMAND" && $__guard_1 == [A-Za-z_]*=* &&
         ${__guard_1%%=*} != *[!A-Za-z0-9_+]* && $__guard_1 != *[\$\`\\\'\"\(\<\>]* ]]; then
         : # a plain assignment: nothing runs
@@ -209,6 +209,26 @@ __guard_dynword() {
         v=${w[0]-}
     fi
     [[ -n $v ]] && "${__guard_fast[_$v]-false}"
+}
+
+# The commonest shape, `x=$(WORD …)`, `cmd … "$(WORD …)" …`, answered without a child: one
+# `$( )`, no other parentheses, backticks or backslashes anywhere (so nothing needs parsing to
+# know where words and the substitution end), WORD and the command's first word plain and
+# holding in __guard_fast; an assignment must be the whole command.
+__guard_subst1() {
+    local t=$BASH_COMMAND p s w
+    [[ $t != *'$('*'$('* && $t != *[\`\\]* ]] || return 1
+    p=${t%%'$('*} s=${t#*'$('}
+    w=${s%%[[:space:]\)]*}
+    s=${s#*\)}
+    [[ $p != *[\(\)]* && $s != *[\(\)]* && $w == +([A-Za-z0-9_./+-]) ]] || return 1
+    "${__guard_fast[_$w]-false}" || return 1
+    if [[ $p == [A-Za-z_]*([A-Za-z0-9_])=?(\") ]]; then
+        [[ -z $s || $s == \" ]]
+    else
+        w=${t%%[[:space:]]*}
+        [[ $w == +([A-Za-z0-9_./+-]) || $w == @(\[\[|\[) ]] && "${__guard_fast[_$w]-false}"
+    fi
 }
 
 # Check this command in a forked child that runs the rest of the hook (shell/guard-lib.bash)

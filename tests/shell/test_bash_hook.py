@@ -698,12 +698,12 @@ def _trusted_tool(b: B, name: str = "mytool") -> Path:
 @pytest.mark.parametrize(
     "line",
     [
-        "x=$(mytool); echo \"$x\"",
+        'x=$(mytool); echo "$x"',
         "env mytool",
         "nice -n 1 mytool",
-        "echo \"$(mytool)\"",
+        'echo "$(mytool)"',
         "X=mytool; $X",
-        "X=mytool; \"${X}\"",
+        'X=mytool; "${X}"',
         "X='mytool -v'; $X",
     ],
 )
