@@ -160,16 +160,18 @@ __guard_check() {
     [[ $PATH == "$__guard_path" ]] || __guard_reset
     __guard_rc=0
     __guard_1=${BASH_COMMAND%% *}
-    if [[ $BASH_COMMAND == *@([\$\<\>]\(|\`)* ]]; then
+    __guard_t=${BASH_COMMAND//'$(('/\#} # an arithmetic expansion runs no command
+    if [[ $__guard_t == *@([\$\<\>]\(|\`)* ]]; then
         # A substitution: its first command is checked here, before the subshell starts.
         # shellcheck disable=SC2015  # a text no longer allowed also goes to the child
         [[ -n ${__guard_txt[_$BASH_COMMAND]-} ]] && \builtin eval "${__guard_txt[_$BASH_COMMAND]}" ||
             __guard_subst1 || __guard_child "$@"
-    elif [[ $__guard_1 == "$BASH_COMMAND" && $__guard_1 == [A-Za-z_]*=* &&
-        ${__guard_1%%=*} != *[!A-Za-z0-9_+]* && $__guard_1 != *[\$\`\\\'\"\(\<\>]* ]]; then
-        : # a plain assignment: nothing runs
+    elif [[ $__guard_t == [A-Za-z_]*([A-Za-z0-9_])?(+)=@(*([!\"\'[:space:]\\])|\"*([!\"\\])\"|\'*([!\'])\') ]]; then
+        : # one assignment is the whole command (bare, "…" or '…' value): nothing runs
     elif [[ ${__guard_kind[_$__guard_1]-} == b ]]; then
         : # a builtin or keyword
+    elif [[ $__guard_1 == +([A-Za-z0-9_./+-]) ]] && "${__guard_fast[_$__guard_1]-false}"; then
+        : # `cmd … $((…))` or `cmd '(…)'`: no substitution, and cmd's cached answer holds
     elif [[ -n ${__guard_txt[_$BASH_COMMAND]-} ]] && \builtin eval "${__guard_txt[_$BASH_COMMAND]}"; then
         : # this very text was checked before, and what it was allowed on still holds
     elif [[ $__guard_1 != *[\$\`\\\'\"=\<\>\{~*?[]* ]] && \builtin declare -F -- "$__guard_1" >/dev/null 2>&1; then
