@@ -3,14 +3,14 @@
 #
 # Builds a throw-away virtual environment in .venv-test (reused on later runs), installs guard
 # with its test extras into it, and runs pytest. Tests drive real bash, zsh and fish: where zsh
-# or fish is missing and we are root with apt-get, they are installed; otherwise those tests
+# or fish (or shellcheck) is missing and we are root with apt-get, they are installed; otherwise those tests
 # are skipped with a reason. Tests never touch your HOME, rc files or allowlist.
 set -euo pipefail
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd -- "$repo"
 
 missing=()
-for sh in zsh fish; do
+for sh in zsh fish shellcheck; do
     command -v "$sh" >/dev/null 2>&1 || missing+=("$sh")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
