@@ -27,6 +27,7 @@ __guard_emit() {
 # command text (BASH_COMMAND, saved by the parent before the fork).
 __guard_main() {
     __guard_out='' __guard_dyn='' __guard_ks=()
+    [[ -z ${__guard_blnew-} ]] || __guard_emit "__guard_bl=${__guard_bl@Q}"
     local rc=0 k deps=:
     __guard_slow "$@" || rc=$?
     # A static command whose every word was checked ok: remember its text with the checks
@@ -92,16 +93,14 @@ __guard_slow() {
                 continue
             fi
             if [[ -z ${__guard_kind[_$__guard_word]-} ]]; then
-                case $(\builtin type -t -- "$__guard_word" 2>/dev/null) in
-                builtin | keyword)
+                if [[ -n ${BASH_ALIASES[$__guard_word]+x} ]]; then
+                    __guard_dyn=1 # an alias (not expanded here: a word from an expansion)
+                    continue
+                fi
+                if [[ $__guard_bl == *" $__guard_word "* ]]; then
                     __guard_emit "__guard_kind[_${__guard_word@Q}]=b __guard_fast[_${__guard_word@Q}]=:"
                     continue
-                    ;;
-                alias | function)
-                    __guard_dyn=1
-                    continue
-                    ;;
-                esac
+                fi
             fi
             [[ -n $__guard_cs ]] || __guard_h=${BASH_CMDS[$__guard_word]-}
         fi

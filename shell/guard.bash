@@ -218,9 +218,9 @@ __guard_dynword() {
 # know where words and the substitution end), WORD and the command's first word plain and
 # holding in __guard_fast; an assignment must be the whole command.
 __guard_subst1() {
-    local t=$BASH_COMMAND p s w
-    [[ $t != *'$('*'$('* && $t != *[\`\\]* ]] || return 1
-    p=${t%%'$('*} s=${t#*'$('}
+    local x=$BASH_COMMAND p s w
+    [[ $x != *'$('*'$('* && $x != *[\`\\]* ]] || return 1
+    p=${x%%'$('*} s=${x#*'$('}
     w=${s%%[[:space:]\)]*}
     s=${s#*\)}
     [[ $p != *[\(\)]* && $s != *[\(\)]* && $w == +([A-Za-z0-9_./+-]) ]] || return 1
@@ -228,7 +228,7 @@ __guard_subst1() {
     if [[ $p == [A-Za-z_]*([A-Za-z0-9_])=?(\") ]]; then
         [[ -z $s || $s == \" ]]
     else
-        w=${t%%[[:space:]]*}
+        w=${x%%[[:space:]]*}
         [[ $w == +([A-Za-z0-9_./+-]) || $w == @(\[\[|\[) ]] && "${__guard_fast[_$w]-false}"
     fi
 }
@@ -243,6 +243,13 @@ __guard_child() {
         \builtin trap - DEBUG ERR RETURN
         \builtin set +ETeuvx
         \builtin shopt -u expand_aliases nocasematch nocaseglob failglob nullglob
+        # __guard_bl, " name … " of bash's builtins and keywords: asked once per shell, by its
+        # first child while that is still small (a fork costs more after the eval below;
+        # `type -t` per new word would fork every time). A builtin disabled or loaded later
+        # with `enable` is not seen.
+        if [[ -z ${__guard_bl-} ]]; then
+            __guard_bl=$(\builtin compgen -b -k) && __guard_bl=" ${__guard_bl//$'\n'/ } " __guard_blnew=1
+        fi
         \builtin eval -- "${__guard_lib-}" && __guard_main "${@:1:$# - 1}"
     )
     __guard_busy='' __guard_rc=''
