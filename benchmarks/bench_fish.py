@@ -176,15 +176,18 @@ def main() -> None:
         (big / "bigtool").write_bytes(b"\x7fELF" + os.urandom(10 * 1024 * 1024))
         (big / "bigtool").chmod(0o755)
         env = dict(hooked, PATH=f"{big}:/usr/bin:/bin")
+        subprocess.run([*GUARD, "trust", str(big / "bigtool")], env=env, capture_output=True)
+        from guard.hookfiles import guard_command  # the hook's exact command (fish renders it)
+
         t = time.perf_counter()
         subprocess.run(
-            [*GUARD, "_query", "--shell", "fish", "--", "bigtool"],
+            [*guard_command(), "_query", "--shell", "fish", "--want-mode", "--", "bigtool"],
             env=env,
             capture_output=True,
             check=True,
         )
         print(
-            f"first sighting of a new 10 MB binary (guard _query): "
+            f"first sighting of a pinned 10 MB binary (the hook's guard _query): "
             f"{(time.perf_counter() - t) * 1e3:.0f} ms"
         )
 
