@@ -51,7 +51,7 @@ guard_install_main() {
             say "removed $link"
         fi
         if [ -d "$data" ]; then
-            rm -rf -- "$venv" "$data"/hook.bash "$data"/hook.zsh "$data"/hook.fish
+            rm -rf -- "$venv" "$data"/hook.bash "$data"/hook-lib.bash "$data"/hook.zsh "$data"/hook.fish
             rmdir -- "$data" 2>/dev/null || true
             say "removed $venv and the rendered hooks"
         fi
