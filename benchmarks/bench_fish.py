@@ -144,6 +144,9 @@ def enter_check(root: Path, old: Path | None, n: int = 300, rounds: int = 5) -> 
 
 def main() -> None:
     args = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in args):
+        print(__doc__)
+        return
     old = None
     if "--old" in args:
         i = args.index("--old")
@@ -151,6 +154,10 @@ def main() -> None:
         del args[i : i + 2]
     enter_only = "--enter-only" in args
     args = [a for a in args if a != "--enter-only"]
+    if args and not args[0].isdigit():
+        raise SystemExit(
+            f"usage: bench_fish.py [N] [--enter-only] [--old FILE]; not a number: {args[0]!r}"
+        )
     n = int(args[0]) if args else 2000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
