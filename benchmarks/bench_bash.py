@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import _sandbox  # benchmarks/_sandbox.py (this directory is on sys.path when run)
+
 N = 2000
 SYS = "/usr/bin:/bin"
 
@@ -43,21 +45,9 @@ def guard_argv() -> list[str]:
 class Sandbox:
     def __init__(self, root: Path, compare: Optional[Path] = None) -> None:
         self.root = root
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_", "BASH_ENV"))
-        }
-        for name in ("home", "config", "data", "state", "cache", "bin"):
-            (root / name).mkdir()
         self.bin = root / "bin"
-        self.env.update(
-            HOME=str(root / "home"),
-            XDG_CONFIG_HOME=str(root / "config"),
-            XDG_DATA_HOME=str(root / "data"),
-            XDG_STATE_HOME=str(root / "state"),
-            XDG_CACHE_HOME=str(root / "cache"),
-            PATH=f"{self.bin}:{SYS}",
-            LC_ALL="C.UTF-8",
-        )
+        self.bin.mkdir()
+        self.env = _sandbox.sandbox_env(root, f"{self.bin}:{SYS}", drop=("BASH_ENV",))
         hook = subprocess.run(
             [*guard_argv(), "hook", "bash"], env=self.env, capture_output=True, check=True
         ).stdout

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _sandbox  # benchmarks/_sandbox.py (this directory is on sys.path when run)
+
 from guard.hookfiles import guard_command
 
 OLD_ARGV = [sys.executable, "-I", "-c", "import sys;from guard._cli import main;sys.exit(main())"]
@@ -41,19 +43,8 @@ QUERY_IMPORTS = "import guard._cli, guard.hookquery"
 
 
 def sandbox_env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_"))}
-    for name in ("home", "config", "data", "state", "cache", "bin"):
-        (root / name).mkdir()
-    env.update(
-        HOME=str(root / "home"),
-        XDG_CONFIG_HOME=str(root / "config"),
-        XDG_DATA_HOME=str(root / "data"),
-        XDG_STATE_HOME=str(root / "state"),
-        XDG_CACHE_HOME=str(root / "cache"),
-        PATH=f"{root / 'bin'}:/usr/bin:/bin",
-        LC_ALL="C.UTF-8",
-    )
-    return env
+    (root / "bin").mkdir()
+    return _sandbox.sandbox_env(root, f"{root / 'bin'}:/usr/bin:/bin")
 
 
 def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:

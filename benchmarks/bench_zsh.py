@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _sandbox  # benchmarks/_sandbox.py (this directory is on sys.path when run)
+
 ZSH = shutil.which("zsh")
 SYS = "/usr/bin:/bin"
 N = 2000
@@ -43,19 +45,7 @@ def guard_argv() -> list[str]:
 
 
 def sandbox(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_", "ZDOTDIR"))}
-    for d in ("home", "config", "data", "state", "cache"):
-        (root / d).mkdir()
-    env.update(
-        HOME=str(root / "home"),
-        XDG_CONFIG_HOME=str(root / "config"),
-        XDG_DATA_HOME=str(root / "data"),
-        XDG_STATE_HOME=str(root / "state"),
-        XDG_CACHE_HOME=str(root / "cache"),
-        PATH=SYS,
-        LC_ALL="C.UTF-8",
-    )
-    return env
+    return _sandbox.sandbox_env(root, SYS, drop=("ZDOTDIR",))
 
 
 def zdot(root: Path, name: str, text: str) -> str:
