@@ -97,7 +97,10 @@ __guard_slow() {
                     __guard_dyn=1 # an alias (not expanded here: a word from an expansion)
                     continue
                 fi
-                if [[ $__guard_bl == *" $__guard_word "* ]]; then
+                # __guard_bl: bash's builtins and keywords (see __guard_child); `type -t` (a
+                # fork) only where this bash has no `compgen`.
+                if [[ -n $__guard_bl && $__guard_bl == *" $__guard_word "* ]] ||
+                    [[ -z $__guard_bl && $(\builtin type -t -- "$__guard_word" 2>/dev/null) == @(builtin|keyword) ]]; then
                     __guard_emit "__guard_kind[_${__guard_word@Q}]=b __guard_fast[_${__guard_word@Q}]=:"
                     continue
                 fi

@@ -248,7 +248,7 @@ __guard_child() {
         # `type -t` per new word would fork every time). A builtin disabled or loaded later
         # with `enable` is not seen.
         if [[ -z ${__guard_bl-} ]]; then
-            __guard_bl=$(\builtin compgen -b -k) && __guard_bl=" ${__guard_bl//$'\n'/ } " __guard_blnew=1
+            __guard_bl=$(\builtin compgen -b -k 2>/dev/null) && __guard_bl=" ${__guard_bl//$'\n'/ } " __guard_blnew=1
         fi
         \builtin eval -- "${__guard_lib-}" && __guard_main "${@:1:$# - 1}"
     )
