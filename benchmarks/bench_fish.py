@@ -80,6 +80,10 @@ ENTER_LINES = (
         "sudo env X=1 grep -q foo /etc/hostname && cat /etc/hostname | sort | uniq -c; echo done",
     ),
     (
+        "wrappers, no builtin",
+        "nice env X=1 grep -q foo /etc/hostname && cat /etc/hostname | sort | uniq -c",
+    ),
+    (
         "plain 200 chars",
         "git log --oneline -n 5 | head -3 && find /usr/share -name x.txt -type f | grep -v"
         " pattern | sort -u | head -20 | wc -l; cat /etc/hostname > /tmp/out.txt; tar czf"
@@ -101,7 +105,9 @@ def fish_quote(s: str) -> str:
 def enter_cpu(env: dict[str, str], hook: Path, line: str, n: int) -> float:
     """CPU seconds of a fish that sources HOOK, checks LINE once (warming the cache: guard
     runs there) and then N more times; the difference of two such runs gives the per-line
-    cost without fish start, the warm-up query or the clock."""
+    cost without fish start, the warm-up query or the clock. The same line is repeated, so a
+    hook that remembers lines checked whole (all of these but the two with `echo`, a builtin)
+    answers from that after the first check."""
     script = (
         f"source {fish_quote(str(hook))}; set -l l {fish_quote(line)}; "
         f"__guard_check_text $l; or echo NOT-ALLOWED; "

@@ -16,6 +16,8 @@ if set -q __guard_loaded
     return 0 # sourced twice: everything is in place already
 end
 set -g __guard_loaded 1
+set -g __guard_lv # names of the __guard_L_<line> variables (__guard_remember)
+set -g __guard_ln 0
 
 # --- the tokenizer --------------------------------------------------------------------------
 # One PCRE2 pattern splits a command line into separators, redirections, comments and words; a
@@ -64,8 +66,17 @@ function __guard_scan --argument-names text
         if not string match -qr -- $__guard_re_slow $firsts; and not abbr -q -- $firsts
             for w in $firsts
                 # (a function named like a program is checked as that program, as below)
-                test -n "$w"; and not builtin -q -- $w; or continue
-                string match -q -- '*/*' $w; or command -q -- $w; or continue
+                test -n "$w"; or continue
+                if builtin -q -- $w
+                    set -g __guard_nomem 1 # (__guard_nomem: see __guard_remember)
+                    continue
+                end
+                if string match -q -- '*/*' $w
+                    string match -q -- '/*' $w; or set -g __guard_nomem 1
+                else if not command -q -- $w
+                    set -g __guard_nomem 1
+                    continue
+                end
                 contains -- $w $__guard_ws; or set -a __guard_ws $w
             end
             return 0
@@ -173,6 +184,7 @@ function __guard_scan --argument-names text
         set -l words $t
         if test $lit = 0; and string match -qr -- '[$*?{}~%\'"\\\\]' $t
             # Expand exactly as fish will: no ( ) here, so this runs nothing.
+            set -g __guard_nomem 1 # the same text may expand differently next time
             set -l __guard_x
             eval "set -l -- __guard_x $t" 2>/dev/null
             set words $__guard_x
@@ -231,9 +243,11 @@ function __guard_scan --argument-names text
                     set wskip 0
                     continue
                 case for
+                    set -g __guard_nomem 1
                     set state for
                     continue
                 case eval set fish_add_path
+                    set -g __guard_nomem 1
                     set own 1
                     set state $w
                     set held
@@ -247,9 +261,11 @@ function __guard_scan --argument-names text
             test $own = 1; and continue
             if abbr -q -- $w
                 # Enter expands an abbreviation before it runs: check what it expands to.
+                set -g __guard_nomem 1
                 __guard_scan (__guard_abbr_text $w)
             end
             if builtin -q -- $w
+                set -g __guard_nomem 1
                 set state args
                 continue
             end
@@ -268,6 +284,9 @@ function __guard_scan --argument-names text
             __guard_addword $w $scoped
         else if string match -q -- '*/*' $w; or command -q -- $w
             contains -- $w $__guard_ws; or set -a __guard_ws $w # (__guard_addword, inlined)
+            string match -q -- '*/*' $w; and not string match -q -- '/*' $w; and set -g __guard_nomem 1
+        else
+            set -g __guard_nomem 1 # found nowhere: a file may be planted under it later
         end
         set -l base $w
         string match -q -- '*/*' $w; and set base (string replace -r '.*/' '' -- $w)
@@ -295,6 +314,9 @@ function __guard_addword
     end
     if string match -q -- '*/*' $w; or command -q -- $w
         contains -- $w $__guard_ws; or set -a __guard_ws $w
+        string match -q -- '*/*' $w; and not string match -q -- '/*' $w; and set -g __guard_nomem 1
+    else
+        set -g __guard_nomem 1 # a function found nowhere on PATH: it may be erased later
     end
     for p in $__guard_xp
         set -a __guard_sw $w
@@ -412,6 +434,11 @@ function __guard_sync
     if test "$ctx" != "$__guard_ctx"
         set -l ks (set -n | string match -- '__guard_k_*')
         set -q ks[1]; and set -e $ks
+        for v in $__guard_lv # the remembered lines
+            functions -e -- $$v
+            set -e $v
+        end
+        set -g __guard_lv
         set -g __guard_ctx $ctx
     end
 end
@@ -451,6 +478,8 @@ function __guard_put --argument-names word action stamp msg
     if test "$action" = ok; and test -n "$stamp"; and not set -q __guard_qpath
         __guard_key $word
         set -g $__guard_kv (count $stamp $argv[5..]) $stamp $argv[5..] # COUNT STAMP WATCH…
+    else
+        set -g __guard_nomem 1 # a line is remembered only on cached `ok` answers
     end
     set -a __guard_aw $word
     set -a __guard_aa $action
@@ -505,6 +534,7 @@ end
 function __guard_unavailable --argument-names why
     # guard could not answer: interactive shells warn once per prompt and run; others fail
     # closed unless GUARD_MODE says warn or monitor.
+    set -g __guard_nomem 1
     if status is-interactive
         if not set -q __guard_failwarned
             set -g __guard_failwarned 1
@@ -596,6 +626,7 @@ end
 function __guard_say
     # From the Enter binding, messages wait: a block prints them under the line, a warning
     # just before the command runs (fish_preexec). Elsewhere they go straight to stderr.
+    set -g __guard_nomem 1
     if set -q __guard_defer
         set -ga __guard_pending $argv
     else
@@ -606,14 +637,25 @@ end
 function __guard_check_text --argument-names text
     # Scan a command line and decide every command word in it; 0 = run it.
     # The name list first: at Enter it is made exact, and its reply tells the current mode.
+    string match -q -- '*'\x1f'*' $text; and set text (string replace -a \x1f '' -- $text)
+    # A line checked whole before (__guard_remember): only the freshness tests of the answers
+    # it was allowed on and of the name list, which __guard_names_sync would test first.
+    __guard_sync
+    string escape --style=var -- $text | read -g __guard_lk
+    set -g __guard_lk __guard_L_$__guard_lk
+    if set -q $__guard_lk; and set -q __guard_n_exact
+        set -l key "$PATH" # (as in __guard_names_sync)
+        test -n "$GUARD_LOCK"; and set key "$key"\x1flock=$GUARD_LOCK
+        test "$__guard_n_path" = "$key"; and $$__guard_lk; and return 0
+    end
     __guard_names_sync exact; or return 1
+    set -g __guard_nomem
     set -g __guard_ws
     set -g __guard_dyn
     set -g __guard_sw # words looked up in another PATH …
     set -g __guard_sp # … and that PATH
     set -g __guard_xp # PATHs set on the line (`set PATH`, `set -lx PATH` in begin…end)
     set -g __guard_setvars # variables assigned on the line
-    string match -q -- '*'\x1f'*' $text; and set text (string replace -a \x1f '' -- $text)
     __guard_scan $text
     if set -q __guard_dyn[1]
         set -l m (__guard_curmode)
@@ -644,6 +686,57 @@ function __guard_check_text --argument-names text
         set -e __guard_qpath
         test $rc = 0; or return 1
     end
+    set -q __guard_nomem[1]; or set -q __guard_sp[1]; or set -q __guard_xp[1]; or __guard_remember
+    return 0
+end
+
+function __guard_remember
+    # The line in __guard_lk was allowed whole, every command word in $PATH by a cached `ok`
+    # answer (the scan, __guard_put, __guard_say and __guard_unavailable set __guard_nomem for
+    # anything else: builtins, words found nowhere, relative paths, expansions or abbreviations
+    # in command position, eval/set/for, other answers, messages). Define a function that is
+    # true while all those answers' freshness tests and the name list's (__guard_n_sw) hold
+    # (each WATCH older than its STAMP: one `path mtime` and one `test` for all) and no word
+    # became an abbreviation, and name it in __guard_lk. PATH, GUARD_LOCK or (with a relative
+    # PATH entry) PWD changing clears them all (__guard_sync); at most 500 are kept.
+    # (A function named like a PATH program is checked as that program, also by the full scan,
+    # so erasing or defining one later does not change the outcome; builtins cannot change.)
+    set -q __guard_ws[1]; and set -q __guard_n_exact; and set -q __guard_n_sw[1]; or return
+    set -l groups
+    for w in $__guard_ws
+        __guard_key $w
+        set -q $__guard_kv; or return
+        set -a groups $__guard_kv
+    end
+    set -l paths
+    set -l expr
+    for g in $groups __guard_n_sw
+        set -l c $$g
+        set -l si (contains -i -- $c[2] $paths; or begin; set -a paths $c[2]; count $paths; end)
+        for p in $c[3..]
+            set -l wi (contains -i -- $p $paths; or begin; set -a paths $p; count $paths; end)
+            contains -- "\$m[$wi] -lt \$m[$si]" $expr; or set -a expr -a "\$m[$wi] -lt \$m[$si]"
+        end
+    end
+    set -q expr[1]; or return
+    set -l f
+    if set -q $__guard_lk
+        set f $$__guard_lk # re-remembered: the old test failed
+    else
+        if set -q __guard_lv[500]
+            set -l o $__guard_lv[1]
+            functions -e -- $$o
+            set -e $o
+            set -e __guard_lv[1]
+        end
+        set -g __guard_ln (math $__guard_ln + 1)
+        set f __guard_lf_$__guard_ln
+        set -ga __guard_lv $__guard_lk
+    end
+    eval "function $f; path mtime -- "(string join ' ' -- (string escape -- $paths))" | read -l -z -a m
+        set -q m[$(count $paths)]; and not abbr -q -- "(string join ' ' -- (string escape -- $__guard_ws))"
+        and test $expr[2..]; end"
+    set -g $__guard_lk $f
 end
 
 # --- interactive: the Enter key -------------------------------------------------------------

@@ -611,3 +611,98 @@ def test_fish_c_name_list_follows_guard_lock(box: FishBox) -> None:
     r = box.fish_c("mytool", PATH=path, GUARD_LOCK=str(lock))
     assert r.returncode == 126 and "guard: blocked mytool" in r.stderr, r.stderr
     assert not box.marker.exists()
+
+
+# --- remembered command lines (__guard_remember) --------------------------------------------
+
+
+def remembered(sh: PtyShell) -> int:
+    """How many whole lines the hook remembers (so a test knows the replay path is in use)."""
+    out = sh.run("echo lines=(count $__guard_lv)")
+    return int(out.split("lines=")[-1].split()[0])
+
+
+def test_remembered_line_rechecked_after_shadow_and_pin_change(box: FishBox) -> None:
+    tools = box.ge.bindir("tools")
+    early = box.ge.bindir("early")
+    tool = box.ge.plant(tools, "mytool", "#!/bin/sh\necho tool-v1\n")
+    path = f"{early}:{tools}:/usr/bin:/bin"
+    r = subprocess.run(
+        [*guard_exe(), "trust", str(tool)], env=box.env(PATH=path), capture_output=True
+    )
+    assert r.returncode == 0, r.stderr
+    time.sleep(1.1)  # stamps in a later second than the planted files and dirs
+    line = "mytool | cat >/dev/null; and mytool"
+    with box.interactive(PATH=path) as sh:
+        assert "tool-v1" in sh.run(line)
+        assert remembered(sh) == 1
+        # guard gone: the remembered line still runs silently (answered in the shell)
+        sh.run("set -g __guard_saved $__guard_bin; set -g __guard_bin /nonexistent/py")
+        out = sh.run(line)
+        assert "tool-v1" in out and "cannot check" not in out
+        sh.run("set -g __guard_bin $__guard_saved")
+        # the pinned file is modified: the same text is checked again and blocked
+        tool.write_text(f"#!/bin/sh\ntouch '{box.marker}'\necho PLANTED-RAN\n")
+        out = blocked(sh, line)
+        assert "guard: blocked mytool" in out and "modified" in out, out
+        tool.write_text("#!/bin/sh\necho tool-v1\n")
+        assert box.guard("trust", str(tool)).returncode == 0
+        time.sleep(1.1)
+        assert "tool-v1" in sh.run(line)
+        assert "tool-v1" in sh.run(line)
+        # a shadow planted in an earlier PATH dir
+        box.ge.plant(early, "mytool", marker_script(box.marker))
+        out = blocked(sh, line)
+        assert "guard: blocked mytool" in out, out
+        assert "PLANTED-RAN" not in sh.run("echo done")
+    assert not box.marker.exists()
+
+
+def test_remembered_line_cleared_by_path_change(box: FishBox) -> None:
+    early = box.ge.bindir("early")
+    box.ge.plant(early, "cat", marker_script(box.marker))  # a shadow, not yet on PATH
+    time.sleep(1.1)
+    line = "cat /etc/hostname | wc -l"
+    with box.interactive() as sh:
+        assert "1" in sh.run(line)
+        sh.run(line)
+        assert remembered(sh) == 1
+        sh.run(f"set -gx PATH {early} $PATH")
+        out = blocked(sh, line)
+        assert "guard: blocked cat" in out, out
+        assert remembered(sh) == 0
+    assert not box.marker.exists()
+
+
+def test_line_with_function_or_builtin_or_expansion_not_remembered(box: FishBox) -> None:
+    late = box.ge.bindir("late")
+    time.sleep(1.1)
+    with box.interactive(PATH=f"{box.path}:{late}") as sh:
+        # a function found nowhere on PATH: erased later, the same text would run a file
+        sh.run("function zzfn; echo FN-RAN; end")
+        assert "FN-RAN" in sh.run("zzfn")
+        assert "FN-RAN" in sh.run("zzfn")
+        for line in (
+            "cat /etc/hostname; echo x",
+            "set -g C cat; $C /etc/hostname",
+            "sort </dev/null; true",
+        ):
+            sh.run(line)
+            sh.run(line)
+        assert remembered(sh) == 0
+        sh.run("functions -e zzfn")
+        box.ge.plant(late, "zzfn", marker_script(box.marker))
+        sh.send("zzfn\r")  # a brand-new untrusted file: guard asks (interactive block mode)
+        out = PtyShell.clean(sh.read_until(b"trust and run? [y/N]"))
+        sh.send("n\r")
+        time.sleep(0.3)
+        sh.send("\x07")
+        out += sh.run("")
+        assert "guard: untrusted zzfn" in out and "PLANTED-RAN" not in out, out
+        # an abbreviation defined for a word of a remembered line: checked again
+        assert "1" in sh.run("cat /etc/hostname | wc -l")
+        sh.run("cat /etc/hostname | wc -l")
+        assert remembered(sh) == 1
+        sh.run("abbr -a cat ls")
+        assert "guard: blocked ls" in blocked(sh, "cat /etc/hostname | wc -l")
+    assert not box.marker.exists()
