@@ -18,6 +18,15 @@ Variants:
   old argv        the same query started as before (-I with site, no -S): site's share
   stale index     first sighting with the allowlist index missing (as after a `guard trust`
                   that did not write it): what parsing the YAML would cost
+  fresh, trusted  a NEW file (new inode, bytes just written, page cache dirty) `guard trust`ed,
+                  its mtime moved, then queried: what bench_bash.py row 4 does before each run
+  after idle      first sighting after the machine sat idle --idle seconds (default 1): what a
+                  user typing a command meets
+
+Each row also shows the process's minor page faults (deterministic where time is not). On a
+VM that hands idle guest memory back to its host (here: DAMON `pageout` and free page
+reporting), the first touch of a fresh page after a pause costs far more than back to back,
+so "after idle" costs more CPU for the same fault count; see docs/performance.md.
 
 Everything happens in a temporary HOME/XDG sandbox; the user's own files are not touched.
 """
@@ -47,9 +56,9 @@ def sandbox_env(root: Path) -> dict[str, str]:
     return _sandbox.sandbox_env(root, f"{root / 'bin'}:/usr/bin:/bin")
 
 
-def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU) time of one process, spawned without a shell, stdout discarded. CPU time
-    (user + system) moves less with the machine's load than wall time does."""
+def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall, CPU, minor faults) of one process, spawned without a shell, stdout discarded.
+    CPU time (user + system) moves less with the machine's load than wall time does."""
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         t = time.perf_counter()
@@ -60,7 +69,7 @@ def run_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
         os.close(null)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{argv[-6:]} failed: {os.waitstatus_to_exitcode(status)}")
-    return ms, (ru.ru_utime + ru.ru_stime) * 1000
+    return ms, (ru.ru_utime + ru.ru_stime) * 1000, ru.ru_minflt
 
 
 def sha256_in_process_ms(path: Path) -> float:
@@ -84,6 +93,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=21)
     ap.add_argument("--mib", type=int, default=10, help="size of the new binary (MiB)")
+    ap.add_argument(
+        "--idle", type=float, default=1.0, help="pause before the 'after idle' row (s; 0: skip)"
+    )
     a = ap.parse_args()
     cmd = guard_command()
     code = cmd[-1]
@@ -95,9 +107,7 @@ def main() -> int:
         env = sandbox_env(root)
         big = root / "bin" / "bigtool"
         shutil.copyfile("/usr/bin/true", big)
-        with open(big, "ab") as f:
-            f.write(os.urandom(a.mib << 20))
-        big.chmod(0o755)
+        write_binary(big, a.mib)
         subprocess.run([*cmd, "trust", str(big)], env=env, check=True, capture_output=True)
         index = root / "cache" / "guard" / "allowlist.idx"
         if not index.exists():
@@ -120,6 +130,19 @@ def main() -> int:
         def restore_index() -> None:
             index.write_bytes(idx_bytes)
 
+        fresh = root / "bin" / "freshtool"
+
+        def fresh_trusted() -> None:  # as bench_bash.py row 4: new inode, trust, new mtime
+            fresh.unlink(missing_ok=True)
+            write_binary(fresh, a.mib)
+            subprocess.run([*cmd, "trust", str(fresh)], env=env, check=True, capture_output=True)
+            stamp[0] += 1
+            os.utime(fresh, (stamp[0], stamp[0]))
+
+        def idle() -> None:
+            new_mtime()
+            time.sleep(a.idle)
+
         sys_exe = sys.executable
         # label -> (argv, prepare, clean up)
         variants = {
@@ -130,16 +153,21 @@ def main() -> int:
             "first sighting": ([*cmd, *query], new_mtime, None),
             "old argv, first": ([*OLD_ARGV, *query], new_mtime, None),
             "stale index, first": ([*cmd, *query], drop_index, restore_index),
+            "fresh, trusted, first": ([*cmd, *query[:-1], fresh.name], fresh_trusted, None),
         }
+        if a.idle > 0:
+            variants["after idle, first"] = ([*cmd, *query], idle, None)
         xs: dict[str, list[float]] = {k: [] for k in variants}
         cpu: dict[str, list[float]] = {k: [] for k in variants}
+        flt: dict[str, list[int]] = {k: [] for k in variants}
         for _ in range(a.rounds):
             for k, (argv, prep, after) in variants.items():
                 if prep:
                     prep()
-                wall, used = run_ms(argv, env)
+                wall, used, faults = run_ms(argv, env)
                 xs[k].append(wall)
                 cpu[k].append(used)
+                flt[k].append(faults)
                 if after:
                     after()
         floor = sha256_in_process_ms(big)
@@ -153,7 +181,8 @@ def main() -> int:
     )
     print(f"hook command: {' '.join(cmd[:3])} … (+{len(cmd) - 3} args)")
     for k in variants:
-        print(f"  {k:20s} {med[k]:6.1f} [{low[k]:5.1f}]  CPU {cmed[k]:5.1f}")
+        faults = statistics.median(flt[k])
+        print(f"  {k:21s} {med[k]:6.1f} [{low[k]:5.1f}]  CPU {cmed[k]:5.1f}  faults {faults:5.0f}")
     first = med["first sighting"]
     print("breakdown of the first sighting (differences of medians; wall, CPU):")
     steps = [
@@ -179,7 +208,22 @@ def main() -> int:
         f"site, as the old argv paid it: {med['old argv, first'] - first:+.1f} ms; "
         f"a stale allowlist index would add {med['stale index, first'] - first:+.1f} ms"
     )
+    fresh_d = med["fresh, trusted, first"] - first
+    line = f"a fresh file right after `guard trust`: {fresh_d:+.1f} ms"
+    if "after idle, first" in med:
+        idle_d = med["after idle, first"] - first
+        idle_c = cmed["after idle, first"] - cmed["first sighting"]
+        line += f"; after {a.idle:g} s idle: {idle_d:+.1f} ms (CPU {idle_c:+.1f} ms, same work)"
+    print(line)
     return 0
+
+
+def write_binary(path: Path, mib: int) -> None:
+    """An executable of ``mib`` MiB of new random bytes (a real ELF header: /usr/bin/true)."""
+    shutil.copyfile("/usr/bin/true", path)
+    with open(path, "ab") as f:
+        f.write(os.urandom(mib << 20))
+    path.chmod(0o755)
 
 
 if __name__ == "__main__":
