@@ -197,20 +197,23 @@ def _locate() -> tuple[str | None, str, bool]:
     return env, "", True
 
 
-def _file_problem(path: str) -> tuple[bool, str | None]:
-    """(exists, why it is not acceptable)."""
+def _policy_file_exists(path: str) -> bool:
+    """Whether a policy file exists; raises when it does but is not a regular file that only
+    root could have written."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return False, None
+        return False
     except OSError as e:
-        return True, e.strerror
+        raise _unsafe(path, e.strerror or "unreadable") from None
     if stat.S_ISLNK(st.st_mode):
-        return True, "a symlink (the system policy is read from regular files only)"
+        raise _unsafe(path, "a symlink (the system policy is read from regular files only)")
     if not stat.S_ISREG(st.st_mode):
-        return True, "not a regular file"
+        raise _unsafe(path, "not a regular file")
     why = _why_not_root_only(st)
-    return True, None if why is None else why
+    if why is not None:
+        raise _unsafe(path, why)
+    return True
 
 
 def _unsafe(path: str, why: str) -> ConfigError:
@@ -226,10 +229,7 @@ def _policy_files(directory: str) -> list[str]:
     """policy.yaml (when present), then allowlist.d/*.yaml in byte order; each checked."""
     files = []
     pol = os.path.join(directory, POLICY)
-    exists, why = _file_problem(pol)
-    if why is not None:
-        raise _unsafe(pol, why)
-    if exists:
+    if _policy_file_exists(pol):
         files.append(pol)
     pins_dir = os.path.join(directory, PINS_DIR)
     try:
@@ -251,10 +251,7 @@ def _policy_files(directory: str) -> list[str]:
         if name.startswith(".") or not name.endswith(".yaml"):
             continue  # editor and package-manager leftovers (.swp, .dpkg-old) are not policy
         f = os.path.join(pins_dir, name)
-        exists, why = _file_problem(f)
-        if why is not None:
-            raise _unsafe(f, why)
-        if exists:
+        if _policy_file_exists(f):
             files.append(f)
     return files
 
