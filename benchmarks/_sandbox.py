@@ -14,7 +14,7 @@ def sandbox_env(root: Path, path: str, drop: tuple[str, ...] = ()) -> dict[str, 
     set to ``path``, and any variable starting with XDG_, GUARD_ or one of ``drop`` removed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_", *drop))}
     for name in ("home", *XDG):
-        (root / name).mkdir(exist_ok=True)
+        (root / name).mkdir(mode=0o700, parents=True, exist_ok=True)
     env.update({f"XDG_{n.upper()}_HOME": str(root / n) for n in XDG})
     env.update(HOME=str(root / "home"), PATH=path, LC_ALL="C.UTF-8")
     return env

@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+import _sandbox  # noqa: E402  # benchmarks/_sandbox.py (this directory is on sys.path when run)
 
 
 def wheel(out: Path, name: str, n: int) -> Path:
@@ -93,17 +94,8 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="guard-bench-audit-") as t:
         root = Path(t)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_", "PIP_"))}
-        env.update(
-            HOME=str(root / "home"),
-            XDG_CONFIG_HOME=str(root / "config"),
-            XDG_CACHE_HOME=str(root / "cache"),
-            XDG_DATA_HOME=str(root / "data"),
-            XDG_STATE_HOME=str(root / "state"),
-            PYTHONPATH=str(REPO),
-        )
-        for k in ("home", "config", "cache", "data", "state"):
-            (root / k).mkdir(mode=0o700)
+        env = _sandbox.sandbox_env(root, os.environ.get("PATH", "/usr/bin:/bin"), drop=("PIP_",))
+        env["PYTHONPATH"] = str(REPO)
         bins = [make_env(root, f"bench-env{i}", a.scripts, env) for i in (1, 2)]
         path = ":".join([*map(str, bins), "/usr/local/bin", "/usr/bin"])
         os.environ.clear()

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _sandbox  # benchmarks/_sandbox.py (this directory is on sys.path when run)
+
 try:
     from guard.hashing import digest_file
     from guard.hookfiles import guard_command
@@ -59,15 +61,12 @@ def bench_hash(mb: int, rounds: int) -> tuple[float, float]:
 
 def bench_check(runs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as d:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-        for k in ("CONFIG", "DATA", "STATE", "CACHE"):
-            env[f"XDG_{k}_HOME"] = os.path.join(d, k.lower())
         bindir = Path(d) / "bin"
         bindir.mkdir()
+        env = _sandbox.sandbox_env(Path(d), f"{bindir}:/usr/bin:/bin")
         tool = bindir / "tool"
         tool.write_bytes(b"\x7fELF" + os.urandom(1 << 20))
         tool.chmod(0o755)
-        env["PATH"] = f"{bindir}:/usr/bin:/bin"
         guard = guard_command()
         subprocess.run([*guard, "trust", "tool"], env=env, check=True, capture_output=True)
         for _ in range(3):  # warm: verify cache, allowlist index, dpkg index

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _sandbox  # noqa: E402  # benchmarks/_sandbox.py (this directory is on sys.path when run)
+
 from tests.shell.ptyshell import PtyShell  # noqa: E402
 
 FISH = shutil.which("fish") or sys.exit("fish is not installed")
@@ -32,25 +34,16 @@ GUARD = [str(Path(sys.executable).parent / "guard")]
 
 
 def sandbox(root: Path, hooked: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GUARD_"))}
     sub = root / ("hooked" if hooked else "plain")
-    env.update(
-        HOME=str(sub),
-        XDG_CONFIG_HOME=str(sub / "c"),
-        XDG_DATA_HOME=str(sub / "d"),
-        XDG_STATE_HOME=str(sub / "s"),
-        XDG_CACHE_HOME=str(sub / "k"),
-        PATH="/usr/bin:/bin",
-        TERM="dumb",
-        LC_ALL="C.UTF-8",
-        fish_greeting="",
-    )
-    (sub / "c" / "fish" / "conf.d").mkdir(parents=True, exist_ok=True)
+    env = _sandbox.sandbox_env(sub, "/usr/bin:/bin")
+    env.update(TERM="dumb", fish_greeting="")
+    confd = Path(env["XDG_CONFIG_HOME"]) / "fish" / "conf.d"
+    confd.mkdir(parents=True, exist_ok=True)
     if hooked:
         hook = subprocess.run(
             [*GUARD, "hook", "--path", "fish"], env=env, capture_output=True, text=True, check=True
         ).stdout.strip()
-        (sub / "c" / "fish" / "conf.d" / "guard.fish").write_text(f"source '{hook}'\n")
+        (confd / "guard.fish").write_text(f"source '{hook}'\n")
     return env
 
 
