@@ -214,6 +214,14 @@ def run_race(
     return r
 
 
+def trusted_echo(ge: GuardEnv) -> Path:
+    """A pinned copy of the system echo, bin/ci-echo: the victim of the race tests."""
+    tool = ge.bindir("bin") / "ci-echo"
+    shutil.copy2(ECHO, tool)
+    trust(ge, tool)
+    return tool
+
+
 def evil_script(ge: GuardEnv, marker: Path) -> Path:
     return script(
         ge.bindir("attacker"), "payload", f"#!/bin/sh\ntouch {marker}\necho EVIL\n".encode()
@@ -223,10 +231,8 @@ def evil_script(ge: GuardEnv, marker: Path) -> Path:
 @needs_dpkg
 @pytest.mark.parametrize("how", ["rename", "inplace"])
 def test_race_binary_swapped_after_check(ge: GuardEnv, how: str) -> None:
-    b = ge.bindir("bin")
-    tool = b / "ci-echo"
-    shutil.copy2(ECHO, tool)
-    trust(ge, tool)
+    tool = trusted_echo(ge)
+    b = tool.parent
     marker = ge.root / "evil-ran"
     r = run_race(
         ge, how, tool, evil_script(ge, marker), ["ci-echo", "VERIFIED"], f"{b}:{SYSTEM_PATH}"
@@ -282,10 +288,8 @@ def test_race_interpreter_swapped_after_check(ge: GuardEnv, via_env: bool) -> No
 @needs_dpkg
 def test_race_without_fexecve_rehashes_and_refuses(ge: GuardEnv) -> None:
     """The by-path fallback (platforms without fexecve) re-verifies just before the exec."""
-    b = ge.bindir("bin")
-    tool = b / "ci-echo"
-    shutil.copy2(ECHO, tool)
-    trust(ge, tool)
+    tool = trusted_echo(ge)
+    b = tool.parent
     marker = ge.root / "evil-ran"
     r = run_race(
         ge,
@@ -303,10 +307,8 @@ def test_race_without_fexecve_rehashes_and_refuses(ge: GuardEnv) -> None:
 
 @needs_dpkg
 def test_without_fexecve_an_unchanged_file_still_runs(ge: GuardEnv) -> None:
-    b = ge.bindir("bin")
-    tool = b / "ci-echo"
-    shutil.copy2(ECHO, tool)
-    trust(ge, tool)
+    tool = trusted_echo(ge)
+    b = tool.parent
     same = ge.root / "same"
     shutil.copy2(tool, same)
     r = run_race(ge, "rename", tool, same, ["ci-echo", "OK"], f"{b}:{SYSTEM_PATH}", NO_FD_EXEC="1")
