@@ -19,21 +19,17 @@ def hook_source(shell: str) -> str:
 
 
 def _shell_file(name: str) -> str:
+    """The text of a file shipped in guard.shell: from the plain file when there is one
+    (_package_file), else through importlib.resources (a zip or another loader)."""
+    p = _package_file(name)
     try:
+        if p is not None:
+            with open(p, encoding="utf-8") as f:
+                return f.read()
         from importlib.resources import files
 
         return (files("guard.shell") / name).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, OSError, TypeError):
-        # TypeError: Python 3.9's importlib.resources on guard/shell/ (a directory without
-        # __init__.py, so a namespace package with no origin). Installed: guard/shell/NAME;
-        # a checkout: shell/NAME beside guard/.
-        pkg = os.path.dirname(os.path.realpath(__file__))
-        for d in (pkg, os.path.dirname(pkg)):
-            try:
-                with open(os.path.join(d, "shell", name), encoding="utf-8") as f:
-                    return f.read()
-            except OSError:
-                pass
+    except (ModuleNotFoundError, OSError, TypeError):
         raise GuardError(f"hook file {name} is missing from this install") from None
 
 
@@ -129,7 +125,9 @@ def _package_file(name: str) -> str | None:
         p = str(files("guard.shell") / name)
         if os.path.isfile(p):
             return os.path.abspath(p)
-    except (ModuleNotFoundError, TypeError):  # TypeError: Python 3.9, see _shell_file
+    except (ModuleNotFoundError, TypeError):
+        # TypeError: Python 3.9's importlib.resources on guard/shell/ (a directory without
+        # __init__.py, so a namespace package with no origin).
         pass
     pkg = os.path.dirname(os.path.realpath(__file__))
     for d in (pkg, os.path.dirname(pkg)):
